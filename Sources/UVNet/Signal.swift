@@ -1,0 +1,50 @@
+// POSIX signals (SIGINT, SIGTERM, …) delivered as loop events, for graceful shutdown.
+import CUV
+import Glibc
+
+/// Watches one signal and runs a callback on the loop's thread when it arrives.
+///
+/// ```swift
+/// let interrupt = try Signal(.interrupt, on: loop) { listener.close() }
+/// ```
+/// While a `Signal` is open the process no longer dies of that signal: the callback decides.
+public final class Signal: Handle, @unchecked Sendable {
+    /// A signal number with Swift names for the usual ones.
+    public struct Number: RawRepresentable, Hashable, Sendable {
+        public let rawValue: CInt
+        public init(rawValue: CInt) { self.rawValue = rawValue }
+        /// `SIGINT`, sent by Ctrl-C.
+        public static var interrupt: Number { .init(rawValue: SIGINT) }
+        /// `SIGTERM`, the polite request to stop.
+        public static var terminate: Number { .init(rawValue: SIGTERM) }
+        /// `SIGHUP`.
+        public static var hangup: Number { .init(rawValue: SIGHUP) }
+    }
+
+    /// The signal watched.
+    public let number: Number
+    private var callback: (() -> Void)?
+
+    /// Starts watching `number`. The corresponding C functions are `uv_signal_init` and `uv_signal_start`.
+    public init(_ number: Number, on loop: Loop, _ callback: @escaping () -> Void) throws(UVError) {
+        self.number = number
+        self.callback = callback
+        super.init(loop: loop, cType: uv_signal_t.self)
+        let signal = UnsafeMutableRawPointer(rawHandle).assumingMemoryBound(to: uv_signal_t.self)
+        try uvCheck(uv_signal_init(loop.raw, signal), "watch signal", target: "\(number.rawValue)")
+        didOpen()
+        let rc = uv_signal_start(signal, Signal.deliver, number.rawValue)
+        if rc < 0 {
+            close()
+            throw UVError(rc, operation: "watch signal", target: "\(number.rawValue)")
+        }
+    }
+
+    override func didClose() {
+        callback = nil
+    }
+
+    private static let deliver: uv_signal_cb = { raw, _ in
+        Handle.from(raw, as: Signal.self).callback?()
+    }
+}

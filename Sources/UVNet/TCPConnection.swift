@@ -1,0 +1,273 @@
+// A TCP connection: connect, read with zero copies, write without allocating, half-close, reset.
+import CUV
+
+/// A TCP byte stream, made by `connect(to:_:)` or accepted by a `TCPListener`.
+///
+/// ```swift
+/// let connection = try TCPConnection(on: loop)
+/// try connection.connect(to: SocketAddress(ip: "127.0.0.1", port: 9000)) { result in
+///     guard case .success = result else { return print(result) }
+///     connection.write("hello\n")
+///     connection.startReading { chunk in
+///         switch chunk {
+///         case .success(let bytes): print(String(decoding: bytes, as: UTF8.self))
+///         case .failure: connection.close()   // .eof, or a real error
+///         }
+///     }
+/// }
+/// ```
+public final class TCPConnection: Handle, @unchecked Sendable {
+    /// What a read callback receives: bytes valid only inside the callback, or `.eof`, or an error.
+    public typealias ReadResult = Result<UnsafeRawBufferPointer, UVError>
+    /// What a write, shutdown or connect completion receives.
+    public typealias Completion = (Result<Void, UVError>) -> Void
+
+    private var onRead: ((ReadResult) -> Void)?
+    private var onConnect: Completion?
+    /// The peer, remembered for error messages: once reset, the socket can no longer say.
+    private var peer: SocketAddress?
+
+    /// Creates an unconnected TCP handle. The corresponding C function is `uv_tcp_init`.
+    public init(on loop: Loop) throws(UVError) {
+        super.init(loop: loop, cType: uv_tcp_t.self)
+        try uvCheck(uv_tcp_init(loop.raw, tcp), "create TCP connection")
+        didOpen()
+    }
+
+    var tcp: UnsafeMutablePointer<uv_tcp_t> {
+        UnsafeMutableRawPointer(rawHandle).assumingMemoryBound(to: uv_tcp_t.self)
+    }
+
+    var stream: UnsafeMutablePointer<uv_stream_t> {
+        UnsafeMutableRawPointer(rawHandle).assumingMemoryBound(to: uv_stream_t.self)
+    }
+
+    private var peerName: String? {
+        peer?.description
+    }
+
+    // MARK: Connecting
+
+    /// Connects to `address`. `completion` runs once: `.success`, or an error naming the address
+    /// (`.connectionRefused`, or `.canceled` when the connection is closed first).
+    /// Throws, without calling `completion`, when the connect cannot even start.
+    /// The corresponding C function is `uv_tcp_connect`.
+    public func connect(to address: SocketAddress, _ completion: @escaping Completion) throws(UVError) {
+        loop.assertOnLoopThread()
+        let operation = "connect to"
+        guard state == .open else { throw UVError.badFileDescriptor.during(operation, target: "\(address)") }
+        guard onConnect == nil else { throw UVError.alreadyInProgress.during(operation, target: "\(address)") }
+        let request = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
+        let rc = address.withSockAddr { sockaddr, _ in uv_tcp_connect(request, tcp, sockaddr, TCPConnection.connected) }
+        guard rc == 0 else {
+            request.deallocate()
+            throw UVError(rc, operation: operation, target: "\(address)")
+        }
+        peer = address
+        onConnect = completion
+    }
+
+    private static let connected: uv_connect_cb = { request, status in
+        let connection = Handle.from(request!.pointee.handle, as: TCPConnection.self)
+        request!.deallocate()
+        let completion = connection.onConnect
+        connection.onConnect = nil
+        completion?(uvResult(status, "connect to", target: connection.peerName))
+    }
+
+    /// Remembers the peer of an accepted connection (for error messages).
+    func didAccept() {
+        peer = try? remoteAddress
+    }
+
+    // MARK: Reading
+
+    /// Starts delivering what the peer sends. `handler` gets each chunk as bytes that are valid only
+    /// inside the call (they live in the loop's read buffer: copy what you keep), then `.eof` once
+    /// when the peer half-closes, or an error (`.connectionReset`, …). Nothing is allocated per read.
+    /// The corresponding C function is `uv_read_start`.
+    public func startReading(_ handler: @escaping (ReadResult) -> Void) {
+        loop.assertOnLoopThread()
+        guard state == .open else {
+            return handler(.failure(UVError.badFileDescriptor.during("read", target: peerName)))
+        }
+        onRead = handler
+        let rc = uv_read_start(stream, TCPConnection.allocate, TCPConnection.didRead)
+        if rc < 0 {
+            onRead = nil
+            handler(.failure(UVError(rc, operation: "read", target: peerName)))
+        }
+    }
+
+    /// Stops reading; the kernel buffers (and eventually pushes back on the peer) until `startReading`.
+    /// The corresponding C function is `uv_read_stop`.
+    public func stopReading() {
+        loop.assertOnLoopThread()
+        guard state == .open else { return }
+        uv_read_stop(stream)
+    }
+
+    private static let allocate: uv_alloc_cb = { handle, _, buffer in
+        // libuv reads straight after this call, and the read callback runs before any other read on
+        // the loop, so one buffer per loop serves every connection on it.
+        let loop = Loop.from(handle!.pointee.loop)
+        buffer!.pointee = uv_buf_init(loop.readBuffer.assumingMemoryBound(to: CChar.self), UInt32(Loop.readBufferSize))
+    }
+
+    private static let didRead: uv_read_cb = { stream, count, buffer in
+        let connection = Handle.from(stream, as: TCPConnection.self)
+        if count > 0 {
+            connection.onRead?(.success(UnsafeRawBufferPointer(start: buffer!.pointee.base, count: count)))
+        } else if count < 0 {
+            // libuv stops reading by itself after EOF and errors; the handler sees each once.
+            let error =
+                count == Int(UV_EOF.rawValue)
+                ? UVError.eof.during("read", target: connection.peerName)
+                : UVError(CInt(count), operation: "read", target: connection.peerName)
+            connection.onRead?(.failure(error))
+        }
+        // count == 0 is libuv's EAGAIN: nothing was read, which is not the end of the stream.
+    }
+
+    // MARK: Writing
+
+    /// Sends `bytes`. The kernel usually takes them at once and nothing is allocated; otherwise the
+    /// rest is copied into a queued write, so `bytes` may be reused as soon as this returns.
+    ///
+    /// `completion` runs once when every byte is handed to the kernel, or with the error. When the
+    /// kernel takes everything at once (or the write fails at once) it runs before `write` returns.
+    /// The corresponding C functions are `uv_try_write` and `uv_write`.
+    public func write(_ bytes: UnsafeRawBufferPointer, completion: Completion? = nil) {
+        loop.assertOnLoopThread()
+        guard state == .open else {
+            completion?(.failure(UVError.badFileDescriptor.during("write", target: peerName)))
+            return
+        }
+        guard let base = bytes.baseAddress, !bytes.isEmpty else {
+            completion?(.success(()))
+            return
+        }
+        var buffer = uv_buf_init(UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: CChar.self)), UInt32(bytes.count))
+        // uv_try_write answers EAGAIN while earlier writes are queued, which keeps the bytes in order.
+        let rc = uv_try_write(stream, &buffer, 1)
+        var written = 0
+        if rc >= 0 {
+            written = Int(rc)
+        } else if rc != UV_EAGAIN.rawValue {
+            completion?(.failure(UVError(rc, operation: "write", target: peerName)))
+            return
+        }
+        guard written < bytes.count else {
+            completion?(.success(()))
+            return
+        }
+        enqueue(UnsafeRawBufferPointer(rebasing: bytes[written...]), completion: completion)
+    }
+
+    /// Queues `rest` behind whatever is already queued, so bytes leave in the order they were written.
+    private func enqueue(_ rest: UnsafeRawBufferPointer, completion: Completion?) {
+        var (request, buffer) = QueuedWrite.make(copying: rest)
+        request.pointee.data = .retaining(completion)
+        let rc = uv_write(request, stream, &buffer, 1, TCPConnection.wrote)
+        if rc < 0 {
+            let completion = takeCompletion(request.pointee.data, as: Result<Void, UVError>.self)
+            QueuedWrite.free(request)
+            completion?(.failure(UVError(rc, operation: "write", target: peerName)))
+        }
+    }
+
+    private static let wrote: uv_write_cb = { request, status in
+        let completion = takeCompletion(request!.pointee.data, as: Result<Void, UVError>.self)
+        let connection = Handle.from(request!.pointee.handle, as: TCPConnection.self)
+        QueuedWrite.free(request!)
+        completion?(uvResult(status, "write", target: connection.peerName))
+    }
+
+    /// Sends the bytes of an array (see `write(_:completion:)` for the buffer-pointer form).
+    public func write(_ bytes: [UInt8], completion: Completion? = nil) {
+        bytes.withUnsafeBytes { write($0, completion: completion) }
+    }
+
+    /// Sends the UTF-8 bytes of `text`.
+    public func write(_ text: String, completion: Completion? = nil) {
+        var text = text
+        text.withUTF8 { write(UnsafeRawBufferPointer($0), completion: completion) }
+    }
+
+    /// Bytes queued in libuv, waiting for the kernel to take them. The corresponding C function is
+    /// `uv_stream_get_write_queue_size`.
+    public var writeQueueSize: Int {
+        state == .closed ? 0 : uv_stream_get_write_queue_size(stream)
+    }
+
+    // MARK: Ending
+
+    /// Half-closes: sends FIN after every queued write has gone out; reading goes on until the peer's EOF.
+    /// The corresponding C function is `uv_shutdown`.
+    public func shutdown(_ completion: Completion? = nil) {
+        loop.assertOnLoopThread()
+        guard state == .open else {
+            completion?(.failure(UVError.badFileDescriptor.during("shut down", target: peerName)))
+            return
+        }
+        let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
+        request.pointee.data = .retaining(completion)
+        let rc = uv_shutdown(request, stream, TCPConnection.didShutdown)
+        if rc < 0 {
+            let completion = takeCompletion(request.pointee.data, as: Result<Void, UVError>.self)
+            request.deallocate()
+            completion?(.failure(UVError(rc, operation: "shut down", target: peerName)))
+        }
+    }
+
+    private static let didShutdown: uv_shutdown_cb = { request, status in
+        let completion = takeCompletion(request!.pointee.data, as: Result<Void, UVError>.self)
+        let connection = Handle.from(request!.pointee.handle, as: TCPConnection.self)
+        request!.deallocate()
+        completion?(uvResult(status, "shut down", target: connection.peerName))
+    }
+
+    /// Closes at once with an RST instead of a FIN: queued writes are dropped (their completions get
+    /// `.canceled`) and the peer sees `.connectionReset`. Falls back to a plain close while a shutdown
+    /// is pending. The corresponding C function is `uv_tcp_close_reset`.
+    public func closeWithReset(_ completion: (() -> Void)? = nil) {
+        beginClosing(completion) { handle, closed in
+            let tcp = UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_tcp_t.self)
+            if uv_tcp_close_reset(tcp, closed) != 0 { uv_close(handle, closed) }
+        }
+    }
+
+    override func didClose() {
+        onRead = nil
+        onConnect = nil
+    }
+
+    // MARK: Options and names
+
+    /// Turns Nagle's algorithm off (true) or on. The corresponding C function is `uv_tcp_nodelay`.
+    public func setNoDelay(_ enabled: Bool) throws(UVError) {
+        loop.assertOnLoopThread()
+        try uvCheck(uv_tcp_nodelay(tcp, enabled ? 1 : 0), "set TCP_NODELAY", target: peerName)
+    }
+
+    /// Turns TCP keep-alive on, probing after `delay` seconds idle, or off.
+    /// The corresponding C function is `uv_tcp_keepalive`.
+    public func setKeepAlive(_ enabled: Bool, delay: UInt32 = 60) throws(UVError) {
+        loop.assertOnLoopThread()
+        try uvCheck(uv_tcp_keepalive(tcp, enabled ? 1 : 0, delay), "set SO_KEEPALIVE", target: peerName)
+    }
+
+    /// This end's address. The corresponding C function is `uv_tcp_getsockname`.
+    public var localAddress: SocketAddress {
+        get throws(UVError) {
+            try SocketAddress.reading("read local address") { uv_tcp_getsockname(tcp, $0, $1) }
+        }
+    }
+
+    /// The peer's address. The corresponding C function is `uv_tcp_getpeername`.
+    public var remoteAddress: SocketAddress {
+        get throws(UVError) {
+            try SocketAddress.reading("read remote address") { uv_tcp_getpeername(tcp, $0, $1) }
+        }
+    }
+}

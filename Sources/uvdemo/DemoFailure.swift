@@ -1,0 +1,33 @@
+// Why a demo failed, as the one stderr line and the exit code the demos promise.
+import UVNet
+
+/// A failure a demo reports and exits on.
+struct DemoFailure: Error {
+    /// The remote said no: connection refused, HTTP error, authentication failed.
+    static let remoteRefused: Int32 = 1
+    /// Bad usage or input.
+    static let badUsage: Int32 = 2
+    /// The network or the protocol failed.
+    static let networkFailure: Int32 = 3
+
+    let message: String
+    let exitCode: Int32
+
+    static func usage(_ message: String) -> DemoFailure {
+        DemoFailure(message: message, exitCode: badUsage)
+    }
+
+    /// The exit code a network error deserves: 1 when the peer refused, 3 otherwise.
+    static func network(_ error: UVError) -> DemoFailure {
+        DemoFailure(message: "\(error)", exitCode: error == .connectionRefused ? remoteRefused : networkFailure)
+    }
+
+    /// Parses `host` and `port` given on the command line, failing with a usage error.
+    static func address(host: String, port: Int) throws(DemoFailure) -> SocketAddress {
+        do {
+            return try SocketAddress(ip: host, port: port)
+        } catch {
+            throw .usage("\(error)")
+        }
+    }
+}

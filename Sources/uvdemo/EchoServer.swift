@@ -1,0 +1,85 @@
+// The seeds' TCP echo server: every byte a client sends comes back to it.
+import ArgumentParser
+import UVNet
+
+struct EchoServer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "echo-server", abstract: "Echo every byte back to the client that sent it.")
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0 picks a free one).") var port = 9000
+    @Flag(help: "Log connects and disconnects to stderr.") var verbose = false
+
+    func run() throws {
+        let address = try DemoFailure.address(host: host, port: port)
+        let loop = try Loop()
+        let server = TCPEchoService(verbose: verbose)
+        do {
+            let listener = try TCPListener(on: loop, address: address) { server.accepted($0) }
+            Output.listening(on: try listener.localAddress)
+            try GracefulShutdown.onSignals(on: loop) {
+                listener.close()
+                server.finish()
+            }
+        } catch {
+            throw DemoFailure.network(error)
+        }
+        loop.run()
+        try loop.close()
+    }
+}
+
+/// Echoes on every accepted connection, and keeps them to finish them on shutdown.
+final class TCPEchoService {
+    /// A client that sends faster than it reads is paused above this many queued bytes.
+    static let highWatermark = 1 << 20
+    private let verbose: Bool
+    private var connections: [ObjectIdentifier: TCPConnection] = [:]
+
+    init(verbose: Bool) {
+        self.verbose = verbose
+    }
+
+    func accepted(_ result: TCPListener.AcceptResult) {
+        switch result {
+        case .success(let connection):
+            connections[ObjectIdentifier(connection)] = connection
+            if verbose { Output.log("connected: \((try? connection.remoteAddress)?.description ?? "?")") }
+            echo(on: connection)
+        case .failure(let error):
+            Output.error("\(error)")
+        }
+    }
+
+    private func echo(on connection: TCPConnection) {
+        connection.startReading { [unowned self] chunk in
+            switch chunk {
+            case .success(let bytes):
+                guard connection.writeQueueSize + bytes.count > TCPEchoService.highWatermark else {
+                    return connection.write(bytes)
+                }
+                // The client is not reading its echo: stop reading until what is queued has gone out.
+                connection.stopReading()
+                connection.write(bytes) { [unowned self] result in
+                    if case .success = result, connection.state == .open { self.echo(on: connection) }
+                }
+            case .failure(let error):
+                if error != .eof { Output.error("\(error)") }
+                finish(connection)
+            }
+        }
+    }
+
+    /// Sends what is queued, half-closes, then closes.
+    private func finish(_ connection: TCPConnection) {
+        connection.shutdown { _ in connection.close() }
+        if connections.removeValue(forKey: ObjectIdentifier(connection)) != nil, verbose {
+            Output.log("disconnected: \((try? connection.remoteAddress)?.description ?? "?")")
+        }
+    }
+
+    /// Finishes every connection (graceful shutdown).
+    func finish() {
+        for connection in connections.values { finish(connection) }
+    }
+}

@@ -1,0 +1,36 @@
+// uvdemo: the classic socket-tutorial programs, redone on UVNet.
+import ArgumentParser
+import Glibc
+
+@main
+struct UVDemo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "uvdemo",
+        abstract: "The classic socket-tutorial programs, redone on UVNet.",
+        discussion: """
+            Exit codes: 0 success, 1 the remote said no (refused, auth failed), 2 bad usage or input, \
+            3 network or protocol failure.
+            """,
+        version: "0.1.0",
+        subcommands: [EchoServer.self, EchoClient.self]
+    )
+
+    /// Runs the chosen demo and turns every failure into one stderr line and the documented exit code.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let failure as DemoFailure {
+            Output.error(failure.message)
+            Glibc.exit(failure.exitCode)
+        } catch {
+            let code = exitCode(for: error)
+            guard code != .success else {
+                print(fullMessage(for: error))
+                Glibc.exit(0)
+            }
+            Output.error(fullMessage(for: error))
+            Glibc.exit(DemoFailure.badUsage)
+        }
+    }
+}

@@ -1,0 +1,92 @@
+// The shared ending of every loop test, as in libuv's own suite: close every handle, then insist that
+// the loop closes cleanly (uv_loop_close == 0, nothing leaked).
+import Testing
+import UVNet
+
+/// Runs `body` with a fresh loop, then closes what is left and checks the loop closed with nothing pending.
+func withLoop<Result>(_ body: (Loop) throws -> Result) throws -> Result {
+    let loop = try Loop()
+    let result: Result
+    do {
+        result = try body(loop)
+    } catch {
+        try? loop.close()
+        throw error
+    }
+    #expect(throws: Never.self) { try loop.close() }
+    return result
+}
+
+/// 127.0.0.1 with port 0: the kernel picks a free port.
+var anyLocalPort: SocketAddress {
+    get throws { try SocketAddress(ip: "127.0.0.1", port: 0) }
+}
+
+/// A recognisable byte pattern: a corrupted, dropped or reordered byte shows up in a comparison.
+func pattern(count: Int, seed: Int = 0) -> [UInt8] {
+    (0..<count).map { UInt8(truncatingIfNeeded: ($0 &* 31 &+ seed &* 7) ^ ($0 >> 8)) }
+}
+
+/// A callback echo server on 127.0.0.1 port 0, as a user would write one.
+final class EchoServerFixture {
+    let listener: TCPListener
+    let address: SocketAddress
+    private(set) var accepted: [TCPConnection] = []
+    private(set) var acceptErrors: [UVError] = []
+
+    init(on loop: Loop) throws {
+        var onAccept: ((TCPListener.AcceptResult) -> Void)?
+        listener = try TCPListener(on: loop, address: anyLocalPort) { onAccept?($0) }
+        address = try listener.localAddress
+        onAccept = { [unowned self] result in
+            switch result {
+            case .success(let connection):
+                accepted.append(connection)
+                connection.startReading { chunk in
+                    switch chunk {
+                    case .success(let bytes): connection.write(bytes)
+                    case .failure: connection.shutdown { _ in connection.close() }
+                    }
+                }
+            case .failure(let error):
+                acceptErrors.append(error)
+            }
+        }
+    }
+}
+
+/// A client that connects, sends `payload`, half-closes and collects everything until EOF.
+final class CollectingClient {
+    let connection: TCPConnection
+    private(set) var received: [UInt8] = []
+    private(set) var ended: Result<Void, UVError>?
+
+    init(
+        on loop: Loop, to address: SocketAddress, sending payload: [UInt8],
+        then: @escaping (CollectingClient) -> Void = { _ in }
+    ) throws {
+        connection = try TCPConnection(on: loop)
+        try connection.connect(to: address) { [unowned self] result in
+            if case .failure(let error) = result {
+                ended = .failure(error)
+                return connection.close { then(self) }
+            }
+            connection.startReading { [unowned self] chunk in
+                switch chunk {
+                case .success(let bytes):
+                    received.append(contentsOf: bytes)
+                case .failure(let error):
+                    ended = error == .eof ? .success(()) : .failure(error)
+                    connection.close { then(self) }
+                }
+            }
+            connection.write(payload)
+            connection.shutdown()
+        }
+    }
+
+    var endedCleanly: Bool {
+        if case .success = ended { return true }
+        return false
+    }
+}
