@@ -8,6 +8,7 @@ import Glibc
 /// let interrupt = try Signal(.interrupt, on: loop) { listener.close() }
 /// ```
 /// While a `Signal` is open the process no longer dies of that signal: the callback decides.
+/// Creating one unblocks the signal on the calling thread, in case the process inherited it blocked.
 public final class Signal: Handle, @unchecked Sendable {
     /// A signal number with Swift names for the usual ones.
     public struct Number: RawRepresentable, Hashable, Sendable {
@@ -33,11 +34,21 @@ public final class Signal: Handle, @unchecked Sendable {
         let signal = UnsafeMutableRawPointer(rawHandle).assumingMemoryBound(to: uv_signal_t.self)
         try uvCheck(uv_signal_init(loop.raw, signal), "watch signal", target: "\(number.rawValue)")
         didOpen()
+        Signal.unblock(number)
         let rc = uv_signal_start(signal, Signal.deliver, number.rawValue)
         if rc < 0 {
             close()
             throw UVError(rc, operation: "watch signal", target: "\(number.rawValue)")
         }
+    }
+
+    /// A process started from a thread that blocks signals (a dispatch or test-runner worker, say)
+    /// inherits that mask, and a blocked signal would never reach libuv. Asking for it means wanting it.
+    private static func unblock(_ number: Number) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, number.rawValue)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     override func didClose() {

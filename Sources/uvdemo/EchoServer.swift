@@ -16,11 +16,12 @@ struct EchoServer: ParsableCommand {
         let server = TCPEchoService(verbose: verbose)
         do {
             let listener = try TCPListener(on: loop, address: address) { server.accepted($0) }
-            Output.listening(on: try listener.localAddress)
             try GracefulShutdown.onSignals(on: loop) {
                 listener.close()
                 server.finish()
             }
+            // Last, so that whoever waits for this line may signal us at once.
+            Output.listening(on: try listener.localAddress)
         } catch {
             throw DemoFailure.network(error)
         }

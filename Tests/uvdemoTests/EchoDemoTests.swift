@@ -1,0 +1,87 @@
+// The TCP echo demos as a user runs them: real processes, real peers, signals and exit codes.
+import Foundation
+import Testing
+
+@Suite("echo-server and echo-client")
+struct EchoDemoTests {
+    @Test("the server prints one listening line, serves the client, and exits 0 on SIGTERM")
+    func clientAndServer() throws {
+        let server = try Demo(["echo-server", "--port", "0"])
+        let port = try server.listeningPort()
+        let client = try Demo.run(["echo-client", "--port", "\(port)", "hello", "wide world"])
+        #expect(client.status == 0)
+        #expect(client.stdout == "hello\nwide world\n")
+        #expect(client.stderr == "")
+        server.signal(SIGTERM)
+        let ended = server.wait()
+        #expect(ended.status == 0)
+        #expect(ended.stdout == "", "the listening line is the only line on stdout")
+    }
+
+    @Test("without messages the client sends stdin line by line; SIGINT ends the server cleanly")
+    func stdinLines() throws {
+        let server = try Demo(["echo-server", "--port", "0", "--verbose"])
+        let port = try server.listeningPort()
+        let input = (1...200).map { "line \($0) " + String(repeating: "x", count: $0) }.joined(separator: "\n") + "\n"
+        let client = try Demo.run(["echo-client", "--port", "\(port)"], input: input)
+        #expect(client.status == 0)
+        #expect(client.stdout == input)
+        server.signal(SIGINT)
+        let ended = server.wait()
+        #expect(ended.status == 0)
+        #expect(ended.stderr.contains("connected: 127.0.0.1:"))
+        #expect(ended.stderr.contains("disconnected: 127.0.0.1:"))
+    }
+
+    @Test("the server echoes a Python client byte for byte, including a 1 MiB burst")
+    func foreignClient() throws {
+        let server = try Demo(["echo-server", "--port", "0"])
+        let port = try server.listeningPort()
+        defer { server.signal(SIGTERM) }
+        let peer = try python(
+            """
+            import socket, sys, hashlib
+            payload = bytes((i * 31) % 251 for i in range(1 << 20))
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            got = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk: break
+                got += chunk
+            print("same" if got == payload else f"differ: {len(got)} bytes")
+            """, ["\(port)"])
+        #expect(peer.stdout == "same\n", "\(peer.stderr)")
+    }
+
+    @Test("a refused connection is one stderr line naming the address, exit 1")
+    func refused() throws {
+        let probe = try Demo(["echo-server", "--port", "0"])
+        let port = try probe.listeningPort()
+        probe.signal(SIGTERM)
+        #expect(probe.wait().status == 0)
+        let client = try Demo.run(["echo-client", "--port", "\(port)", "hi"])
+        #expect(client.status == 1)
+        #expect(client.stderr == "uvdemo: connect to 127.0.0.1:\(port): connection refused (ECONNREFUSED)\n")
+    }
+
+    @Test("bad host or port is a usage error, exit 2", arguments: [["--host", "not-an-ip"], ["--port", "70000"], ["--port", "x"]])
+    func badInput(arguments: [String]) throws {
+        let client = try Demo.run(["echo-client"] + arguments + ["hi"])
+        #expect(client.status == 2)
+        #expect(client.stderr.split(separator: "\n").count >= 1)
+        #expect(client.stdout == "")
+    }
+
+    @Test("a server whose port is taken says so and exits 3")
+    func portTaken() throws {
+        let first = try Demo(["echo-server", "--port", "0"])
+        let port = try first.listeningPort()
+        defer { first.signal(SIGTERM) }
+        let second = try Demo.run(["echo-server", "--port", "\(port)"])
+        #expect(second.status == 3)
+        #expect(second.stderr.contains("127.0.0.1:\(port)"))
+        #expect(second.stderr.contains("EADDRINUSE"))
+    }
+}

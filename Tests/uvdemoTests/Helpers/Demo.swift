@@ -1,0 +1,118 @@
+// Running the uvdemo binary as a real process: start it, read its output, signal it, collect its exit.
+import Foundation
+import Testing
+
+/// The `uvdemo` executable that `swift build` put beside this test bundle.
+let uvdemoPath: String = {
+    let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+    var directory = URL(fileURLWithPath: testBinary).deletingLastPathComponent()
+    // The test binary sits inside `UVNetPackageTests.xctest` or beside it, depending on the runner.
+    while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("uvdemo").path),
+        directory.path != "/"
+    {
+        directory.deleteLastPathComponent()
+    }
+    return directory.appendingPathComponent("uvdemo").path
+}()
+
+/// What a finished process said and how it ended.
+struct Finished {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+/// A running uvdemo process.
+final class Demo {
+    let process = Process()
+    private let stdoutPipe = Pipe()
+    private let stderrPipe = Pipe()
+    private let stdinPipe = Pipe()
+    private var stdoutSoFar = Data()
+
+    init(_ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: uvdemoPath)
+        process.arguments = arguments
+        process.standardOutput = stdoutPipe
+        process.standardError = stderrPipe
+        process.standardInput = stdinPipe
+        try process.run()
+    }
+
+    /// Runs uvdemo to the end, feeding `input` on stdin; kills it after `timeout` seconds.
+    static func run(_ arguments: [String], input: String = "", timeout: Double = 20) throws -> Finished {
+        let demo = try Demo(arguments)
+        demo.stdinPipe.fileHandleForWriting.write(Data(input.utf8))
+        try demo.stdinPipe.fileHandleForWriting.close()
+        return demo.wait(timeout: timeout)
+    }
+
+    /// Reads stdout until the server's `listening on HOST:PORT` line and returns the port.
+    func listeningPort() throws -> Int {
+        let line = try readLine()
+        let prefix = "listening on "
+        try #require(line.hasPrefix(prefix), "expected '\(prefix)…', got '\(line)'")
+        return try #require(Int(line.split(separator: ":").last ?? ""), "no port in '\(line)'")
+    }
+
+    /// The next line of stdout (without its newline).
+    func readLine() throws -> String {
+        while true {
+            if let newline = stdoutSoFar.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: stdoutSoFar[..<newline], as: UTF8.self)
+                stdoutSoFar = Data(stdoutSoFar[(newline + 1)...])
+                return line
+            }
+            let more = stdoutPipe.fileHandleForReading.availableData
+            if more.isEmpty {
+                Issue.record("uvdemo closed stdout before a full line: \(String(decoding: stdoutSoFar, as: UTF8.self))")
+                throw CancellationError()
+            }
+            stdoutSoFar.append(more)
+        }
+    }
+
+    func signal(_ number: Int32) {
+        kill(process.processIdentifier, number)
+    }
+
+    /// Waits for the process to end (SIGKILL after `timeout` seconds, recorded as a failure).
+    func wait(timeout: Double = 20) -> Finished {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
+            Issue.record("uvdemo \(process.arguments ?? []) did not end within \(timeout) s")
+            kill(process.processIdentifier, SIGKILL)
+        }
+        let out = stdoutSoFar + stdoutPipe.fileHandleForReading.readDataToEndOfFile()
+        let err = stderrPipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Finished(
+            status: process.terminationStatus,
+            stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: err, as: UTF8.self))
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+/// Runs a small Python program (a peer no UVNet code wrote) and returns its stdout.
+func python(_ source: String, _ arguments: [String] = []) throws -> Finished {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", source] + arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Finished(
+        status: process.terminationStatus,
+        stdout: String(decoding: stdout, as: UTF8.self),
+        stderr: String(decoding: stderr, as: UTF8.self))
+}
