@@ -15,6 +15,9 @@ public class Handle: @unchecked Sendable {
     /// The loop this handle belongs to.
     public let loop: Loop
     /// Where the handle is in its life.
+    // Read on every I/O call and only ever touched on the loop's thread: the dynamic exclusivity
+    // check would cost more than the rest of a read callback.
+    @exclusivity(unchecked)
     public private(set) var state: State = .closed
     let rawHandle: UnsafeMutablePointer<uv_handle_t>
     private var closeCompletions: [() -> Void] = []
@@ -113,5 +116,13 @@ public class Handle: @unchecked Sendable {
     static func from<T: Handle>(_ raw: UnsafeMutableRawPointer?, as type: T.Type) -> T {
         let handle = raw!.assumingMemoryBound(to: uv_handle_t.self)
         return Unmanaged<T>.fromOpaque(handle.pointee.data).takeUnretainedValue()
+    }
+
+    /// Calls `body` with the Swift handle behind a C handle pointer, without retaining it: an open
+    /// handle is kept alive by its own `handle->data` reference for as long as libuv calls back.
+    @inline(__always)
+    static func with<T: Handle, R>(_ raw: UnsafeMutableRawPointer?, as type: T.Type, _ body: (T) -> R) -> R {
+        let handle = raw!.assumingMemoryBound(to: uv_handle_t.self)
+        return Unmanaged<T>.fromOpaque(handle.pointee.data)._withUnsafeGuaranteedRef(body)
     }
 }

@@ -27,8 +27,15 @@ public final class Loop: @unchecked Sendable {
     /// straight from here, so the steady state allocates nothing per read.
     static let readBufferSize = 64 * 1024
 
+    /// Size of the buffer UDP batches land in: libuv 1.44 reads `size / 64 KiB` datagrams (at most 20)
+    /// per `recvmmsg`, so 20 slots of 64 KiB make every batch as large as libuv allows.
+    static let datagramBufferSize = 20 * 64 * 1024
+
     let raw: UnsafeMutablePointer<uv_loop_t>
     let readBuffer: UnsafeMutableRawPointer
+    /// Allocated when the first UDP socket on this loop receives.
+    @exclusivity(unchecked)
+    private var datagramStorage: UnsafeMutableRawPointer?
     private let ownerThread: pthread_t
     private var isClosed = false
 
@@ -54,6 +61,7 @@ public final class Loop: @unchecked Sendable {
         }
         raw.deallocate()
         readBuffer.deallocate()
+        datagramStorage?.deallocate()
     }
 
     /// Runs the loop. Returns true when there is still work (after `stop()` or in `.once`/`.noWait` mode).
@@ -119,6 +127,25 @@ public final class Loop: @unchecked Sendable {
     @inline(__always)
     func assertOnLoopThread(_ function: StaticString = #function) {
         assert(pthread_equal(ownerThread, pthread_self()) != 0, "\(function) called off its loop's thread")
+    }
+
+    /// The loop's read buffer, found from a C loop pointer without retaining the loop.
+    @inline(__always)
+    static func readBuffer(of raw: UnsafeMutablePointer<uv_loop_t>) -> uv_buf_t {
+        let base = Unmanaged<Loop>.fromOpaque(raw.pointee.data)._withUnsafeGuaranteedRef { $0.readBuffer }
+        return uv_buf_t(base: base.assumingMemoryBound(to: CChar.self), len: readBufferSize)
+    }
+
+    /// The loop's UDP batch buffer, found from a C loop pointer without retaining the loop.
+    @inline(__always)
+    static func datagramBuffer(of raw: UnsafeMutablePointer<uv_loop_t>) -> uv_buf_t {
+        let base = Unmanaged<Loop>.fromOpaque(raw.pointee.data)._withUnsafeGuaranteedRef { loop in
+            if let storage = loop.datagramStorage { return storage }
+            let storage = UnsafeMutableRawPointer.allocate(byteCount: datagramBufferSize, alignment: 16)
+            loop.datagramStorage = storage
+            return storage
+        }
+        return uv_buf_t(base: base.assumingMemoryBound(to: CChar.self), len: datagramBufferSize)
     }
 
     /// The Swift loop behind a C loop pointer.

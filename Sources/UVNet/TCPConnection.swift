@@ -22,6 +22,7 @@ public final class TCPConnection: Handle, @unchecked Sendable {
     /// What a write, shutdown or connect completion receives.
     public typealias Completion = (Result<Void, UVError>) -> Void
 
+    @exclusivity(unchecked)  // called on every read, only on the loop's thread
     private var onRead: ((ReadResult) -> Void)?
     private var onConnect: Completion?
     /// The peer, remembered for error messages: once reset, the socket can no longer say.
@@ -75,6 +76,47 @@ public final class TCPConnection: Handle, @unchecked Sendable {
         completion?(uvResult(status, "connect to", target: connection.peerName))
     }
 
+    /// Resolves `host` and connects to its addresses in the order the system gives, one after the other,
+    /// until one accepts (so `localhost` works whether it answers on `::1` or on `127.0.0.1`).
+    /// `completion` gets the connection, or the error of the last address tried (or of resolving).
+    public static func connect(
+        host: String, port: Int, on loop: Loop, _ completion: @escaping (Result<TCPConnection, UVError>) -> Void
+    ) {
+        Resolver.resolve(host: host, service: "\(port)", on: loop) { resolved in
+            switch resolved {
+            case .success(let addresses): connect(toFirstOf: addresses[...], on: loop, lastError: nil, completion)
+            case .failure(let error): completion(.failure(error))
+            }
+        }
+    }
+
+    private static func connect(
+        toFirstOf addresses: ArraySlice<SocketAddress>, on loop: Loop, lastError: UVError?,
+        _ completion: @escaping (Result<TCPConnection, UVError>) -> Void
+    ) {
+        guard let address = addresses.first else {
+            return completion(.failure(lastError ?? UVError.noAddress.during("connect")))
+        }
+        let tryNext = { (error: UVError) in
+            connect(toFirstOf: addresses.dropFirst(), on: loop, lastError: error, completion)
+        }
+        do {
+            let connection = try TCPConnection(on: loop)
+            do {
+                try connection.connect(to: address) { result in
+                    switch result {
+                    case .success: completion(.success(connection))
+                    case .failure(let error): connection.close { tryNext(error) }
+                    }
+                }
+            } catch {
+                connection.close { tryNext(error) }
+            }
+        } catch {
+            tryNext(error)
+        }
+    }
+
     /// Remembers the peer of an accepted connection (for error messages).
     func didAccept() {
         peer = try? remoteAddress
@@ -110,21 +152,24 @@ public final class TCPConnection: Handle, @unchecked Sendable {
     private static let allocate: uv_alloc_cb = { handle, _, buffer in
         // libuv reads straight after this call, and the read callback runs before any other read on
         // the loop, so one buffer per loop serves every connection on it.
-        let loop = Loop.from(handle!.pointee.loop)
-        buffer!.pointee = uv_buf_init(loop.readBuffer.assumingMemoryBound(to: CChar.self), UInt32(Loop.readBufferSize))
+        buffer!.pointee = Loop.readBuffer(of: handle!.pointee.loop)
     }
 
     private static let didRead: uv_read_cb = { stream, count, buffer in
-        let connection = Handle.from(stream, as: TCPConnection.self)
+        Handle.with(stream, as: TCPConnection.self) { $0.didRead(count, buffer!.pointee) }
+    }
+
+    @inline(__always)
+    private func didRead(_ count: Int, _ buffer: uv_buf_t) {
         if count > 0 {
-            connection.onRead?(.success(UnsafeRawBufferPointer(start: buffer!.pointee.base, count: count)))
+            onRead?(.success(UnsafeRawBufferPointer(start: buffer.base, count: count)))
         } else if count < 0 {
             // libuv stops reading by itself after EOF and errors; the handler sees each once.
             let error =
                 count == Int(UV_EOF.rawValue)
-                ? UVError.eof.during("read", target: connection.peerName)
-                : UVError(CInt(count), operation: "read", target: connection.peerName)
-            connection.onRead?(.failure(error))
+                ? UVError.eof.during("read", target: peerName)
+                : UVError(CInt(count), operation: "read", target: peerName)
+            onRead?(.failure(error))
         }
         // count == 0 is libuv's EAGAIN: nothing was read, which is not the end of the stream.
     }
@@ -143,11 +188,11 @@ public final class TCPConnection: Handle, @unchecked Sendable {
             completion?(.failure(UVError.badFileDescriptor.during("write", target: peerName)))
             return
         }
-        guard let base = bytes.baseAddress, !bytes.isEmpty else {
+        guard !bytes.isEmpty else {
             completion?(.success(()))
             return
         }
-        var buffer = uv_buf_init(UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: CChar.self)), UInt32(bytes.count))
+        var buffer = uv_buf_t(reading: bytes)
         // uv_try_write answers EAGAIN while earlier writes are queued, which keeps the bytes in order.
         let rc = uv_try_write(stream, &buffer, 1)
         var written = 0
@@ -166,12 +211,12 @@ public final class TCPConnection: Handle, @unchecked Sendable {
 
     /// Queues `rest` behind whatever is already queued, so bytes leave in the order they were written.
     private func enqueue(_ rest: UnsafeRawBufferPointer, completion: Completion?) {
-        var (request, buffer) = QueuedWrite.make(copying: rest)
+        var (request, buffer) = QueuedBytes<uv_write_t>.make(copying: rest)
         request.pointee.data = .retaining(completion)
         let rc = uv_write(request, stream, &buffer, 1, TCPConnection.wrote)
         if rc < 0 {
             let completion = takeCompletion(request.pointee.data, as: Result<Void, UVError>.self)
-            QueuedWrite.free(request)
+            QueuedBytes<uv_write_t>.free(request)
             completion?(.failure(UVError(rc, operation: "write", target: peerName)))
         }
     }
@@ -179,7 +224,7 @@ public final class TCPConnection: Handle, @unchecked Sendable {
     private static let wrote: uv_write_cb = { request, status in
         let completion = takeCompletion(request!.pointee.data, as: Result<Void, UVError>.self)
         let connection = Handle.from(request!.pointee.handle, as: TCPConnection.self)
-        QueuedWrite.free(request!)
+        QueuedBytes<uv_write_t>.free(request!)
         completion?(uvResult(status, "write", target: connection.peerName))
     }
 
@@ -195,9 +240,9 @@ public final class TCPConnection: Handle, @unchecked Sendable {
     }
 
     /// Bytes queued in libuv, waiting for the kernel to take them. The corresponding C function is
-    /// `uv_stream_get_write_queue_size`.
+    /// `uv_stream_get_write_queue_size` (read here as the field it returns, on the hot path of echo).
     public var writeQueueSize: Int {
-        state == .closed ? 0 : uv_stream_get_write_queue_size(stream)
+        state == .closed ? 0 : stream.pointee.write_queue_size
     }
 
     // MARK: Ending

@@ -11,24 +11,39 @@ import CUV
 public struct UVError: Error, RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     /// The libuv error code, a negative number such as `UV_ECONNREFUSED`.
     public let rawValue: CInt
-    /// What UVNet was doing when the error happened, e.g. `"connect"`.
-    public var operation: String?
-    /// The address, host or other thing the operation was aimed at, e.g. `"127.0.0.1:9000"`.
-    public var target: String?
-    /// A more specific explanation than libuv's message, where UVNet has one.
-    public var detail: String?
+    /// The context lives behind one reference so that a `Result<…, UVError>` stays two words wide:
+    /// read callbacks pass one per read, and copying three strings there would cost on every read.
+    private let context: Context?
+
+    private final class Context: Sendable {
+        let operation: String?
+        let target: String?
+        let detail: String?
+
+        init(operation: String?, target: String?, detail: String?) {
+            self.operation = operation
+            self.target = target
+            self.detail = detail
+        }
+    }
 
     public init(rawValue: CInt) {
         self.rawValue = rawValue
+        self.context = nil
     }
 
     /// An error with the context of the operation that failed.
     public init(_ code: CInt, operation: String?, target: String? = nil, detail: String? = nil) {
         self.rawValue = code
-        self.operation = operation
-        self.target = target
-        self.detail = detail
+        self.context = Context(operation: operation, target: target, detail: detail)
     }
+
+    /// What UVNet was doing when the error happened, e.g. `"connect to"`.
+    public var operation: String? { context?.operation }
+    /// The address, host or other thing the operation was aimed at, e.g. `"127.0.0.1:9000"`.
+    public var target: String? { context?.target }
+    /// A more specific explanation than libuv's message, where UVNet has one.
+    public var detail: String? { context?.detail }
 
     /// The same error, naming what was being done.
     public func during(_ operation: String, target: String? = nil) -> UVError {
@@ -110,6 +125,16 @@ extension UVError {
     public static var hostUnreachable: UVError { .init(rawValue: UV_EHOSTUNREACH.rawValue) }
     /// Network is unreachable. The corresponding libuv error is `UV_ENETUNREACH`.
     public static var networkUnreachable: UVError { .init(rawValue: UV_ENETUNREACH.rawValue) }
+    /// No such host (or no such service for it). The corresponding libuv error is `UV_EAI_NONAME`.
+    public static var hostNotFound: UVError { .init(rawValue: UV_EAI_NONAME.rawValue) }
+    /// The host has no address of the family asked for. The corresponding libuv error is `UV_EAI_ADDRFAMILY`.
+    public static var noAddressInFamily: UVError { .init(rawValue: UV_EAI_ADDRFAMILY.rawValue) }
+    /// The host has no address. The corresponding libuv error is `UV_EAI_NODATA`.
+    public static var noAddress: UVError { .init(rawValue: UV_EAI_NODATA.rawValue) }
+    /// The name server failed for now; trying again may work. The corresponding libuv error is `UV_EAI_AGAIN`.
+    public static var temporaryNameFailure: UVError { .init(rawValue: UV_EAI_AGAIN.rawValue) }
+    /// The service is not known for the socket type. The corresponding libuv error is `UV_EAI_SERVICE`.
+    public static var serviceNotFound: UVError { .init(rawValue: UV_EAI_SERVICE.rawValue) }
     /// Address family not supported. The corresponding libuv error is `UV_EAFNOSUPPORT`.
     public static var addressFamilyNotSupported: UVError { .init(rawValue: UV_EAFNOSUPPORT.rawValue) }
 }

@@ -17,9 +17,22 @@ struct DemoFailure: Error {
         DemoFailure(message: message, exitCode: badUsage)
     }
 
-    /// The exit code a network error deserves: 1 when the peer refused, 3 otherwise.
+    /// The exit code a network error deserves: 1 when the peer refused, 2 for an unknown service name
+    /// (bad input), 3 otherwise.
     static func network(_ error: UVError) -> DemoFailure {
-        DemoFailure(message: "\(error)", exitCode: error == .connectionRefused ? remoteRefused : networkFailure)
+        let code =
+            switch error {
+            case .connectionRefused: remoteRefused
+            case .serviceNotFound: badUsage
+            default: networkFailure
+            }
+        return DemoFailure(message: "\(error)", exitCode: code)
+    }
+
+    /// Checks a port given on the command line.
+    static func port(_ port: Int) throws(DemoFailure) -> Int {
+        guard (0...65535).contains(port) else { throw .usage("port \(port) is not in 0...65535") }
+        return port
     }
 
     /// Parses `host` and `port` given on the command line, failing with a usage error.

@@ -1,4 +1,5 @@
-// The seeds' TCP echo client: send messages, print what comes back, half-close, wait for the server's EOF.
+// The seeds' echo clients: TCP sends messages, half-closes and prints the echo until the server's EOF;
+// UDP sends each message as a datagram and prints each reply, or says which one timed out.
 import ArgumentParser
 import UVNet
 
@@ -6,39 +7,25 @@ struct EchoClient: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "echo-client",
         abstract: "Send messages to an echo server and print what comes back.",
-        discussion: "Each MESSAGE is sent followed by a newline; with none, each line of stdin is.")
+        discussion: """
+            TCP: each MESSAGE is sent followed by a newline (with none, each line of stdin is), then the \
+            client half-closes and prints everything until the server's EOF. UDP: each MESSAGE (or stdin \
+            line, without its newline) is one datagram; each reply is printed on a line of its own.
+            """)
 
-    @Option(help: "Server address.") var host = "127.0.0.1"
+    @Option(help: "Server host name or address.") var host = "127.0.0.1"
     @Option(help: "Server port.") var port = 9000
+    @Flag var transport: Transport = .tcp
+    @Option(help: "UDP: seconds to wait for each reply.") var timeout: Double = 2
     @Argument(help: "Messages to send.") var messages: [String] = []
 
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("port \(port) is not in 0...65535") }
+        guard timeout > 0, timeout <= 3600 else { throw ValidationError("--timeout must be in (0, 3600] seconds") }
+    }
+
     func run() throws {
-        let address = try DemoFailure.address(host: host, port: port)
-        let lines = messages.isEmpty ? Array(sequence(state: (), next: { _ in readLine(strippingNewline: false) })) : messages.map { $0 + "\n" }
-        let loop = try Loop()
-        var failure: UVError?
-        let connection = try TCPConnection(on: loop)
-        try connection.connect(to: address) { result in
-            if case .failure(let error) = result {
-                failure = error
-                return connection.close()
-            }
-            connection.startReading { chunk in
-                switch chunk {
-                case .success(let bytes):
-                    Output.write(bytes)
-                case .failure(let error):
-                    if error != .eof { failure = error }
-                    connection.close()
-                }
-            }
-            for line in lines { connection.write(line) }
-            connection.shutdown { result in
-                if case .failure(let error) = result { failure = error }
-            }
-        }
-        loop.run()
-        try loop.close()
-        if let failure { throw DemoFailure.network(failure) }
+        let client = ExchangeClient(host: host, port: port, transport: transport, timeout: timeout)
+        try client.run(messages.isEmpty ? StandardInput.lines() : messages)
     }
 }

@@ -1,32 +1,57 @@
-// The seeds' TCP echo server: every byte a client sends comes back to it.
+// The seeds' echo servers: every byte a TCP client sends, and every datagram, comes back to its sender.
 import ArgumentParser
 import UVNet
 
 struct EchoServer: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "echo-server", abstract: "Echo every byte back to the client that sent it.")
+        commandName: "echo-server", abstract: "Echo every byte (or datagram) back to whoever sent it.")
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on (0 picks a free one).") var port = 9000
+    @Flag var transport: Transport = .tcp
     @Flag(help: "Log connects and disconnects to stderr.") var verbose = false
 
     func run() throws {
         let address = try DemoFailure.address(host: host, port: port)
         let loop = try Loop()
-        let server = TCPEchoService(verbose: verbose)
         do {
-            let listener = try TCPListener(on: loop, address: address) { server.accepted($0) }
-            try GracefulShutdown.onSignals(on: loop) {
-                listener.close()
-                server.finish()
+            switch transport {
+            case .tcp: try serveTCP(on: loop, at: address)
+            case .udp: try serveUDP(on: loop, at: address)
             }
-            // Last, so that whoever waits for this line may signal us at once.
-            Output.listening(on: try listener.localAddress)
         } catch {
             throw DemoFailure.network(error)
         }
         loop.run()
         try loop.close()
+    }
+
+    private func serveTCP(on loop: Loop, at address: SocketAddress) throws(UVError) {
+        let server = TCPEchoService(verbose: verbose)
+        let listener = try TCPListener(on: loop, address: address) { server.accepted($0) }
+        try GracefulShutdown.onSignals(on: loop) {
+            listener.close()
+            server.finish()
+        }
+        // Last, so that whoever waits for this line may signal us at once.
+        Output.listening(on: try listener.localAddress)
+    }
+
+    private func serveUDP(on loop: Loop, at address: SocketAddress) throws(UVError) {
+        let socket = try UDPSocket(on: loop)
+        try socket.bind(to: address)
+        socket.startReceiving { received in
+            switch received {
+            case .success(let datagram):
+                socket.send(datagram.bytes, to: datagram.sender) { sent in
+                    if case .failure(let error) = sent { Output.error("\(error)") }
+                }
+            case .failure(let error):
+                Output.error("\(error)")  // one bad datagram; the server goes on
+            }
+        }
+        try GracefulShutdown.onSignals(on: loop) { socket.close() }
+        Output.listening(on: try socket.localAddress)
     }
 }
 

@@ -13,6 +13,12 @@ enum Output {
         writeAll(bytes, to: STDOUT_FILENO)
     }
 
+    /// Text to stdout, as it is.
+    static func write(_ text: String) {
+        var text = text
+        text.withUTF8 { writeAll(UnsafeRawBufferPointer($0), to: STDOUT_FILENO) }
+    }
+
     /// One line on stderr, prefixed with the program's name.
     static func error(_ message: String) {
         line("uvdemo: \(message)", to: STDERR_FILENO)

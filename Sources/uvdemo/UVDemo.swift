@@ -12,7 +12,9 @@ struct UVDemo: ParsableCommand {
             3 network or protocol failure.
             """,
         version: "0.1.0",
-        subcommands: [EchoServer.self, EchoClient.self]
+        subcommands: [
+            EchoServer.self, EchoClient.self, TimeServer.self, TimeClient.self, Resolve.self, Info.self,
+        ]
     )
 
     /// Runs the chosen demo and turns every failure into one stderr line and the documented exit code.

@@ -19,23 +19,32 @@ func takeCompletion<Value>(_ data: UnsafeMutableRawPointer?, as: Value.Type) -> 
     data.map { Unmanaged<CompletionBox<Value>>.fromOpaque($0).takeRetainedValue().completion }
 }
 
-/// A queued write: one allocation holds the `uv_write_t` and a copy of the bytes the kernel did not
-/// take at once, so the caller's buffer may be reused as soon as `write` returns.
-enum QueuedWrite {
-    private static let headerSize =
-        (MemoryLayout<uv_write_t>.size + 15) & ~15
+/// A queued write or send: one allocation holds the libuv request (`uv_write_t`, `uv_udp_send_t`) and a
+/// copy of the bytes the kernel did not take at once, so the caller's buffer may be reused as soon as
+/// the call returns.
+enum QueuedBytes<Request> {
+    private static var headerSize: Int { (MemoryLayout<Request>.size + 15) & ~15 }
 
     /// Allocates the request and copies `bytes` behind it.
-    static func make(copying bytes: UnsafeRawBufferPointer) -> (UnsafeMutablePointer<uv_write_t>, uv_buf_t) {
+    static func make(copying bytes: UnsafeRawBufferPointer) -> (UnsafeMutablePointer<Request>, uv_buf_t) {
         let memory = UnsafeMutableRawPointer.allocate(byteCount: headerSize + bytes.count, alignment: 16)
         let payload = memory + headerSize
         if let base = bytes.baseAddress { payload.copyMemory(from: base, byteCount: bytes.count) }
-        let request = memory.bindMemory(to: uv_write_t.self, capacity: 1)
-        let buffer = uv_buf_init(payload.assumingMemoryBound(to: CChar.self), UInt32(bytes.count))
+        let request = memory.bindMemory(to: Request.self, capacity: 1)
+        let buffer = uv_buf_t(base: payload.assumingMemoryBound(to: CChar.self), len: bytes.count)
         return (request, buffer)
     }
 
-    static func free(_ request: UnsafeMutablePointer<uv_write_t>) {
+    static func free(_ request: UnsafeMutablePointer<Request>) {
         UnsafeMutableRawPointer(request).deallocate()
+    }
+}
+
+extension uv_buf_t {
+    /// A libuv buffer over bytes libuv only reads (libuv's type has no const).
+    init(reading bytes: UnsafeRawBufferPointer) {
+        self.init(
+            base: UnsafeMutablePointer(mutating: bytes.baseAddress?.assumingMemoryBound(to: CChar.self)),
+            len: bytes.count)
     }
 }

@@ -1,0 +1,180 @@
+/* A ping-pong load client for echo servers, on plain libuv: N connections each send one message of
+ * SIZE bytes, wait until all SIZE bytes are echoed (checking every byte), and send the next.
+ * Prints one line: msgs/s, MiB/s, p50/p99 latency, errors, mismatches.
+ * Usage: pingpong PORT CONNECTIONS SIZE SECONDS [MESSAGES]   (always 127.0.0.1: loopback only)
+ * With MESSAGES, each connection stops after that many (for instruction counts per message). 
+ * Exit 0 when every byte matched and no connection failed, 1 otherwise. */
+#include <uv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    uv_tcp_t tcp;
+    uv_connect_t connect;
+    unsigned id;
+    unsigned long sequence;    /* message number, also the pattern's seed */
+    size_t received;           /* bytes of the current message echoed so far */
+    uint64_t sent_at;
+} connection_t;
+
+static uv_loop_t *loop;
+static uv_timer_t warmup_timer, stop_timer;
+static size_t message_size;
+static int measuring, stopping, open_connections;
+static unsigned long limit;
+static unsigned long messages, errors, mismatches;
+static uint64_t *latencies;
+static size_t latency_count, latency_capacity;
+static uint64_t measure_start, measure_end;
+static char read_buffer[64 * 1024];
+
+/* Every message is a window of one pattern table, starting at an offset that changes with the
+ * connection and the message number: sending is a pointer, checking is memcmp, so the client stays
+ * cheap next to the server it measures. The pattern's period (64 KiB) catches dropped, repeated and
+ * reordered bytes. */
+static unsigned char *pattern;
+
+static size_t offset_of(const connection_t *c) {
+    return (c->sequence * 7 + c->id * 131) % 4096;
+}
+
+static void on_alloc(uv_handle_t *h, size_t s, uv_buf_t *buf) {
+    (void)h; (void)s;
+    *buf = uv_buf_init(read_buffer, sizeof read_buffer);
+}
+
+static void on_closed(uv_handle_t *h) {
+    (void)h;
+    if (--open_connections == 0 && !stopping) {  /* every connection reached its MESSAGES */
+        stopping = 1;
+        measure_end = uv_hrtime();
+        uv_close((uv_handle_t *)&warmup_timer, NULL);
+        uv_close((uv_handle_t *)&stop_timer, NULL);
+    }
+}
+
+static void finish(connection_t *c) {
+    if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+static void on_written(uv_write_t *req, int status) {
+    if (status < 0 && !stopping) errors++;
+    free(req);
+}
+
+static void send_next(connection_t *c) {
+    char *message = (char *)pattern + offset_of(c);
+    c->received = 0;
+    c->sent_at = uv_hrtime();
+    uv_buf_t buf = uv_buf_init(message, (unsigned)message_size);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    if (n == UV_EAGAIN) n = 0;
+    if (n < 0) { errors++; finish(c); return; }
+    if ((size_t)n == message_size) return;
+    size_t rest = message_size - (size_t)n;
+    uv_write_t *req = malloc(sizeof *req + rest);
+    memcpy(req + 1, message + n, rest);
+    uv_buf_t tail = uv_buf_init((char *)(req + 1), (unsigned)rest);
+    uv_write(req, (uv_stream_t *)&c->tcp, &tail, 1, on_written);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+    connection_t *c = (connection_t *)s;
+    if (nread < 0) { if (!stopping) errors++; finish(c); return; }
+    if (c->received + (size_t)nread > message_size) { mismatches++; finish(c); return; }
+    if (memcmp(buf->base, pattern + offset_of(c) + c->received, (size_t)nread) != 0) mismatches++;
+    c->received += (size_t)nread;
+    if (c->received < message_size) return;
+    if (measuring) {
+        messages++;
+        if (latency_count == latency_capacity) {
+            latency_capacity = latency_capacity ? latency_capacity * 2 : 1 << 20;
+            latencies = realloc(latencies, latency_capacity * sizeof *latencies);
+        }
+        latencies[latency_count++] = uv_hrtime() - c->sent_at;
+    }
+    c->sequence++;
+    if (stopping || (limit && c->sequence >= limit)) { finish(c); return; }
+    send_next(c);
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+    connection_t *c = req->data;
+    if (status < 0) { fprintf(stderr, "connect: %s\n", uv_strerror(status)); errors++; finish(c); return; }
+    uv_tcp_nodelay(&c->tcp, 1);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    send_next(c);
+}
+
+static void on_warm(uv_timer_t *t) { (void)t; measuring = 1; measure_start = uv_hrtime(); }
+static void close_any(uv_handle_t *h, void *arg) {
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, h == (uv_handle_t *)&stop_timer ? NULL : on_closed);
+}
+
+/* A server that stops answering must not hang the benchmark: two seconds after the end, close all. */
+static void on_grace_over(uv_timer_t *t) {
+    (void)t;
+    if (open_connections > 0) {
+        fprintf(stderr, "pingpong: %d connections still waiting for an echo; closing them\n", open_connections);
+        errors += (unsigned long)open_connections;
+    }
+    uv_walk(loop, close_any, NULL);
+}
+
+static void on_stop(uv_timer_t *t) {
+    measuring = 0;
+    stopping = 1;
+    measure_end = uv_hrtime();
+    uv_close((uv_handle_t *)&warmup_timer, NULL);
+    uv_timer_start(t, on_grace_over, 2000, 0);
+    uv_unref((uv_handle_t *)t);
+}
+
+static int compare(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: pingpong PORT CONNECTIONS SIZE SECONDS [MESSAGES]\n");
+        return 2;
+    }
+    limit = argc == 6 ? strtoul(argv[5], NULL, 10) : 0;
+    int port = atoi(argv[1]), count = atoi(argv[2]);
+    message_size = (size_t)atol(argv[3]);
+    double seconds = atof(argv[4]);
+    if (port <= 0 || count <= 0 || message_size == 0 || seconds <= 0 || seconds > 600) {
+        fprintf(stderr, "pingpong: bad arguments\n");
+        return 2;
+    }
+    struct sockaddr_in address;
+    uv_ip4_addr("127.0.0.1", port, &address);
+    loop = uv_default_loop();
+    pattern = malloc(message_size + 4096);
+    for (size_t j = 0; j < message_size + 4096; j++) pattern[j] = (unsigned char)(j * 31 + (j >> 8) * 7);
+    connection_t *connections = calloc((size_t)count, sizeof *connections);
+    for (int i = 0; i < count; i++) {
+        connection_t *c = &connections[i];
+        c->id = (unsigned)i;
+        c->connect.data = c;
+        uv_tcp_init(loop, &c->tcp);
+        uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&address, on_connect);
+        open_connections++;
+    }
+    uv_timer_init(loop, &warmup_timer);
+    uv_timer_start(&warmup_timer, on_warm, limit ? 0 : 500, 0);
+    uv_timer_init(loop, &stop_timer);
+    uv_timer_start(&stop_timer, on_stop, (limit ? 0 : 500) + (uint64_t)(seconds * 1000), 0);
+    uv_run(loop, UV_RUN_DEFAULT);
+
+    double elapsed = (double)(measure_end - measure_start) / 1e9;
+    qsort(latencies, latency_count, sizeof *latencies, compare);
+    double p50 = latency_count ? latencies[latency_count / 2] / 1e3 : 0;
+    double p99 = latency_count ? latencies[latency_count * 99 / 100] / 1e3 : 0;
+    printf("msgs/s %.0f MiB/s %.1f p50_us %.1f p99_us %.1f errors %lu mismatches %lu\n",
+           messages / elapsed, messages * (double)message_size / elapsed / (1 << 20), p50, p99, errors, mismatches);
+    return errors || mismatches ? 1 : 0;
+}
