@@ -31,7 +31,9 @@ struct UVDemo: ParsableCommand {
                 print(fullMessage(for: error))
                 Glibc.exit(0)
             }
-            Output.error(fullMessage(for: error))
+            // One line, as every demo failure is; --help has the rest.
+            let reason = message(for: error).split(separator: "\n").first.map(String.init) ?? "bad usage"
+            Output.error("\(reason) (see 'uvdemo help')")
             Glibc.exit(DemoFailure.badUsage)
         }
     }

@@ -66,12 +66,24 @@ struct EchoDemoTests {
         #expect(client.stderr == "uvdemo: connect to 127.0.0.1:\(port): connection refused (ECONNREFUSED)\n")
     }
 
-    @Test("bad host or port is a usage error, exit 2", arguments: [["--host", "not-an-ip"], ["--port", "70000"], ["--port", "x"]])
+    @Test(
+        "bad addresses and ports are usage errors, exit 2",
+        arguments: [
+            ["echo-client", "--port", "70000"], ["echo-client", "--port", "x"], ["echo-client", "--udp", "--timeout", "0"],
+            ["echo-server", "--host", "not-an-ip"], ["echo-server", "--port", "-1"],
+        ])
     func badInput(arguments: [String]) throws {
-        let client = try Demo.run(["echo-client"] + arguments + ["hi"])
-        #expect(client.status == 2)
-        #expect(client.stderr.split(separator: "\n").count >= 1)
-        #expect(client.stdout == "")
+        let demo = try Demo.run(arguments + ["hi"])
+        #expect(demo.status == 2)
+        #expect(demo.stderr.hasPrefix("uvdemo: ") || demo.stderr.hasPrefix("Error: "), "\(demo.stderr)")
+        #expect(demo.stdout == "")
+    }
+
+    @Test("a host name that does not resolve is a network failure naming the host, exit 3")
+    func unknownHost() throws {
+        let client = try Demo.run(["echo-client", "--host", "no-such-host.invalid", "hi"], timeout: 30)
+        #expect(client.status == 3)
+        #expect(client.stderr.contains("no-such-host.invalid"))
     }
 
     @Test("a server whose port is taken says so and exits 3")

@@ -22,7 +22,7 @@ struct Finished {
     let stderr: String
 }
 
-/// A running uvdemo process.
+/// A running process: uvdemo, or a peer it talks to.
 final class Demo {
     let process = Process()
     private let stdoutPipe = Pipe()
@@ -30,8 +30,8 @@ final class Demo {
     private let stdinPipe = Pipe()
     private var stdoutSoFar = Data()
 
-    init(_ arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: uvdemoPath)
+    init(_ arguments: [String], executable: String = uvdemoPath) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.standardOutput = stdoutPipe
         process.standardError = stderrPipe
@@ -39,9 +39,11 @@ final class Demo {
         try process.run()
     }
 
-    /// Runs uvdemo to the end, feeding `input` on stdin; kills it after `timeout` seconds.
-    static func run(_ arguments: [String], input: String = "", timeout: Double = 20) throws -> Finished {
-        let demo = try Demo(arguments)
+    /// Runs uvdemo (or `executable`) to the end, feeding `input` on stdin; kills it after `timeout` seconds.
+    static func run(
+        _ arguments: [String], executable: String = uvdemoPath, input: String = "", timeout: Double = 20
+    ) throws -> Finished {
+        let demo = try Demo(arguments, executable: executable)
         demo.stdinPipe.fileHandleForWriting.write(Data(input.utf8))
         try demo.stdinPipe.fileHandleForWriting.close()
         return demo.wait(timeout: timeout)
@@ -98,21 +100,19 @@ final class Demo {
     }
 }
 
-/// Runs a small Python program (a peer no UVNet code wrote) and returns its stdout.
+/// Runs a small Python program (a peer no UVNet code wrote) to the end.
 func python(_ source: String, _ arguments: [String] = []) throws -> Finished {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", source] + arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Finished(
-        status: process.terminationStatus,
-        stdout: String(decoding: stdout, as: UTF8.self),
-        stderr: String(decoding: stderr, as: UTF8.self))
+    try Demo.run(["python3", "-c", source] + arguments, executable: "/usr/bin/env")
+}
+
+extension Demo {
+    /// Starts a Python program that keeps running (a server); read what it prints with `readLine()`.
+    static func pythonServer(_ source: String) throws -> Demo {
+        try Demo(["python3", "-c", source], executable: "/usr/bin/env")
+    }
+
+    /// Runs a shell command line (for pipelines into socat or nc).
+    static func shell(_ command: String, timeout: Double = 20) throws -> Finished {
+        try run(["-c", command], executable: "/bin/sh", timeout: timeout)
+    }
 }
