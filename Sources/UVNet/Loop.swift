@@ -36,6 +36,12 @@ public final class Loop: @unchecked Sendable {
     /// Allocated when the first UDP socket on this loop receives.
     @exclusivity(unchecked)
     private var datagramStorage: UnsafeMutableRawPointer?
+    /// Work from Swift concurrency and other threads; see `LoopExecutor.swift`.
+    let jobs: JobQueue
+    /// This loop as a task executor, for `Task(executorPreference:)`.
+    public private(set) lazy var taskExecutor = LoopTaskExecutor(loop: self)
+    /// The actor of this loop: isolate code to it to run it on the loop's thread.
+    public private(set) lazy var actor = LoopActor(loop: self)
     private let ownerThread: pthread_t
     private var isClosed = false
 
@@ -50,6 +56,14 @@ public final class Loop: @unchecked Sendable {
             raw.deallocate()
             readBuffer.deallocate()
             throw UVError(rc, operation: "create loop")
+        }
+        do {
+            jobs = try JobQueue(loop: raw)
+        } catch {
+            uv_loop_close(raw)
+            raw.deallocate()
+            readBuffer.deallocate()
+            throw error
         }
         raw.pointee.data = Unmanaged.passUnretained(self).toOpaque()
     }
@@ -91,13 +105,15 @@ public final class Loop: @unchecked Sendable {
     /// Refreshes `now` from the clock. The corresponding C function is `uv_update_time`.
     public func updateTime() { uv_update_time(raw) }
 
-    /// The handles on this loop that are not closing or closed.
+    /// The handles on this loop that are not closing or closed (not counting the loop's own).
     public var openHandleCount: Int {
         var count = 0
         uv_walk(
             raw,
             { handle, context in
-                if uv_is_closing(handle) == 0 { context!.assumingMemoryBound(to: Int.self).pointee += 1 }
+                if uv_is_closing(handle) == 0, handle!.pointee.data != nil {
+                    context!.assumingMemoryBound(to: Int.self).pointee += 1
+                }
             }, &count)
         return count
     }
@@ -112,6 +128,9 @@ public final class Loop: @unchecked Sendable {
 
     private func closeNow() throws(UVError) {
         guard !isClosed else { return }
+        // Work still queued runs first: a task may be waiting to finish a close of its own.
+        jobs.drain(on: self)
+        jobs.close()
         uv_walk(
             raw,
             { handle, _ in
@@ -126,7 +145,12 @@ public final class Loop: @unchecked Sendable {
     /// Traps in debug builds when called off the loop's thread: a loop "is not thread-safe".
     @inline(__always)
     func assertOnLoopThread(_ function: StaticString = #function) {
-        assert(pthread_equal(ownerThread, pthread_self()) != 0, "\(function) called off its loop's thread")
+        assert(isOnLoopThread, "\(function) called off its loop's thread")
+    }
+
+    /// True on the thread that owns this loop.
+    public var isOnLoopThread: Bool {
+        pthread_equal(ownerThread, pthread_self()) != 0
     }
 
     /// The loop's read buffer, found from a C loop pointer without retaining the loop.

@@ -229,7 +229,10 @@ public enum Resolver {
             this.finish()
             let completion = this.lookupCompletion
             this.lookupCompletion = nil
-            guard status == 0 else { return completion?(.failure(this.error(status, "resolve"))) ?? () }
+            guard status == 0 else {
+                completion?(.failure(this.error(status, "resolve")))
+                return this.loop.jobs.drainIfNeeded(on: this.loop)
+            }
             var entries: [Entry] = []
             var next = answers
             while let answer = next {
@@ -239,6 +242,7 @@ public enum Resolver {
                 next = answer.pointee.ai_next
             }
             completion?(.success(entries))
+            this.loop.jobs.drainIfNeeded(on: this.loop)
         }
 
         func startReverse(_ address: SocketAddress, flags: CInt, _ completion: @escaping (Result<Name, UVError>) -> Void) {
@@ -266,6 +270,7 @@ public enum Resolver {
             let completion = this.reverseCompletion
             this.reverseCompletion = nil
             completion?(name.map { .success($0) } ?? .failure(this.error(status, "reverse-resolve")))
+            this.loop.jobs.drainIfNeeded(on: this.loop)
         }
 
         /// A resolver error naming what was resolved; a cancel reads as `.canceled`, like everywhere else.

@@ -47,6 +47,9 @@ public final class TCPConnection: Handle, @unchecked Sendable {
         peer?.description
     }
 
+    /// The peer as text for error messages, once known.
+    var peerDescription: String? { peerName }
+
     // MARK: Connecting
 
     /// Connects to `address`. `completion` runs once: `.success`, or an error naming the address
@@ -74,6 +77,7 @@ public final class TCPConnection: Handle, @unchecked Sendable {
         let completion = connection.onConnect
         connection.onConnect = nil
         completion?(uvResult(status, "connect to", target: connection.peerName))
+        connection.runResumedTasks()
     }
 
     /// Resolves `host` and connects to its addresses in the order the system gives, one after the other,
@@ -135,7 +139,8 @@ public final class TCPConnection: Handle, @unchecked Sendable {
         }
         onRead = handler
         let rc = uv_read_start(stream, TCPConnection.allocate, TCPConnection.didRead)
-        if rc < 0 {
+        // Already reading: the new handler has taken over, which is all a second call asks for.
+        if rc < 0 && rc != UV_EALREADY.rawValue {
             onRead = nil
             handler(.failure(UVError(rc, operation: "read", target: peerName)))
         }
@@ -149,6 +154,17 @@ public final class TCPConnection: Handle, @unchecked Sendable {
         uv_read_stop(stream)
     }
 
+    /// Stops reading for good, as if the peer had half-closed: the read handler gets `.eof` now (an async
+    /// `inbound()` ends after the bytes it already holds). For a graceful shutdown: nothing already
+    /// received is lost, and nothing more is taken in.
+    public func endReading() {
+        loop.assertOnLoopThread()
+        guard state == .open, let handler = onRead else { return }
+        uv_read_stop(stream)
+        onRead = nil
+        handler(.failure(UVError.eof.during("read", target: peerName)))
+    }
+
     private static let allocate: uv_alloc_cb = { handle, _, buffer in
         // libuv reads straight after this call, and the read callback runs before any other read on
         // the loop, so one buffer per loop serves every connection on it.
@@ -156,7 +172,10 @@ public final class TCPConnection: Handle, @unchecked Sendable {
     }
 
     private static let didRead: uv_read_cb = { stream, count, buffer in
-        Handle.with(stream, as: TCPConnection.self) { $0.didRead(count, buffer!.pointee) }
+        Handle.with(stream, as: TCPConnection.self) {
+            $0.didRead(count, buffer!.pointee)
+            $0.runResumedTasks()
+        }
     }
 
     @inline(__always)
@@ -183,34 +202,37 @@ public final class TCPConnection: Handle, @unchecked Sendable {
     /// kernel takes everything at once (or the write fails at once) it runs before `write` returns.
     /// The corresponding C functions are `uv_try_write` and `uv_write`.
     public func write(_ bytes: UnsafeRawBufferPointer, completion: Completion? = nil) {
+        switch writeNow(bytes) {
+        case .written: completion?(.success(()))
+        case .failed(let error): completion?(.failure(error))
+        case .partly(let written): enqueue(UnsafeRawBufferPointer(rebasing: bytes[written...]), completion: completion)
+        }
+    }
+
+    /// How far a write got without waiting.
+    enum ImmediateWrite {
+        case written
+        case partly(Int)
+        case failed(UVError)
+    }
+
+    /// Hands the kernel what it takes now. The corresponding C function is `uv_try_write`.
+    @inline(__always)
+    func writeNow(_ bytes: UnsafeRawBufferPointer) -> ImmediateWrite {
         loop.assertOnLoopThread()
-        guard state == .open else {
-            completion?(.failure(UVError.badFileDescriptor.during("write", target: peerName)))
-            return
-        }
-        guard !bytes.isEmpty else {
-            completion?(.success(()))
-            return
-        }
+        guard state == .open else { return .failed(UVError.badFileDescriptor.during("write", target: peerName)) }
+        guard !bytes.isEmpty else { return .written }
         var buffer = uv_buf_t(reading: bytes)
         // uv_try_write answers EAGAIN while earlier writes are queued, which keeps the bytes in order.
         let rc = uv_try_write(stream, &buffer, 1)
-        var written = 0
-        if rc >= 0 {
-            written = Int(rc)
-        } else if rc != UV_EAGAIN.rawValue {
-            completion?(.failure(UVError(rc, operation: "write", target: peerName)))
-            return
-        }
-        guard written < bytes.count else {
-            completion?(.success(()))
-            return
-        }
-        enqueue(UnsafeRawBufferPointer(rebasing: bytes[written...]), completion: completion)
+        if rc == bytes.count { return .written }
+        if rc >= 0 { return .partly(Int(rc)) }
+        if rc == UV_EAGAIN.rawValue { return .partly(0) }
+        return .failed(UVError(rc, operation: "write", target: peerName))
     }
 
     /// Queues `rest` behind whatever is already queued, so bytes leave in the order they were written.
-    private func enqueue(_ rest: UnsafeRawBufferPointer, completion: Completion?) {
+    func enqueue(_ rest: UnsafeRawBufferPointer, completion: Completion?) {
         var (request, buffer) = QueuedBytes<uv_write_t>.make(copying: rest)
         request.pointee.data = .retaining(completion)
         let rc = uv_write(request, stream, &buffer, 1, TCPConnection.wrote)
@@ -226,6 +248,7 @@ public final class TCPConnection: Handle, @unchecked Sendable {
         let connection = Handle.from(request!.pointee.handle, as: TCPConnection.self)
         QueuedBytes<uv_write_t>.free(request!)
         completion?(uvResult(status, "write", target: connection.peerName))
+        connection.runResumedTasks()
     }
 
     /// Sends the bytes of an array (see `write(_:completion:)` for the buffer-pointer form).
@@ -270,6 +293,7 @@ public final class TCPConnection: Handle, @unchecked Sendable {
         let connection = Handle.from(request!.pointee.handle, as: TCPConnection.self)
         request!.deallocate()
         completion?(uvResult(status, "shut down", target: connection.peerName))
+        connection.runResumedTasks()
     }
 
     /// Closes at once with an RST instead of a FIN: queued writes are dropped (their completions get

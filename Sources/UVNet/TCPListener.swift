@@ -31,10 +31,18 @@ public final class TCPListener: Handle, @unchecked Sendable {
     static let maximumBackoff: Duration = .seconds(1)
 
     private var onConnection: ((AcceptResult) -> Void)?
+    /// A task waiting in `connections` for the next connection.
+    private var waiter: Wake<TCPConnection?>?
     private let addressText: String
     private var backoff: AcceptBackoff?
+    /// What went wrong accepting while nobody was there to be told (the async `connections` skip
+    /// failed accepts and go on): the number of failures and the last one.
+    public private(set) var acceptFailures = 0
+    public private(set) var lastAcceptError: UVError?
 
     /// Binds to `address` (port 0 picks a free port: read it back from `localAddress`) and listens.
+    /// With `onConnection`, every connection (or accept error) goes to it; without, connections wait
+    /// in the kernel until taken from `connections`.
     /// Throws `.addressInUse` naming the address when the port is taken.
     /// The corresponding C functions are `uv_tcp_init_ex`, `uv_tcp_bind` and `uv_listen`.
     public init(
@@ -42,7 +50,7 @@ public final class TCPListener: Handle, @unchecked Sendable {
         address: SocketAddress,
         options: Options = [],
         backlog: Int = 511,
-        _ onConnection: @escaping (AcceptResult) -> Void
+        _ onConnection: ((AcceptResult) -> Void)? = nil
     ) throws(UVError) {
         addressText = address.description
         self.onConnection = onConnection
@@ -92,14 +100,19 @@ public final class TCPListener: Handle, @unchecked Sendable {
         let listener = Handle.from(server, as: TCPListener.self)
         if status < 0 {
             listener.acceptFailed(status)
-        } else if listener.backoff?.isPausing != true {
+        } else if listener.backoff?.isPausing != true && listener.wantsConnection {
             listener.acceptPending()
         }
-        // While pausing, the connection stays un-accepted: libuv then stops watching the socket until
-        // uv_accept, which is what makes the pause a pause instead of a busy loop.
+        // Otherwise the connection stays un-accepted: libuv then stops watching the socket until
+        // uv_accept. That is how a pause (or a consumer that has not asked yet) pushes back.
+        listener.runResumedTasks()
     }
 
-    /// Takes the connection libuv has waiting and hands it to the handler.
+    private var wantsConnection: Bool {
+        onConnection != nil || waiter != nil
+    }
+
+    /// Takes the connection libuv has waiting and hands it to the handler or the waiting task.
     private func acceptPending() {
         let connection: TCPConnection
         do {
@@ -113,13 +126,36 @@ public final class TCPListener: Handle, @unchecked Sendable {
             return acceptFailed(rc)
         }
         connection.didAccept()
-        onConnection?(.success(connection))
+        if let onConnection {
+            onConnection(.success(connection))
+        } else if let waiter {
+            self.waiter = nil
+            waiter.resume(.success(connection))
+        } else {
+            connection.close()  // unreachable: accepted only when wanted
+        }
+    }
+
+    /// Waits for the next connection (for `connections`); nil once the listener is closed.
+    func nextConnection() async throws -> TCPConnection? {
+        try await loop.suspend(
+            start: { [self] wake in
+                guard state == .open else { return wake.resume(.success(nil)) }
+                waiter = wake
+                if backoff?.isPausing != true, uv_stream_t.hasHeldConnection(stream) { acceptPending() }
+            },
+            cancel: { [self] wake in
+                waiter = nil
+                wake.resume(.failure(CancellationError()))
+            })
     }
 
     /// Reports the error. When it means "out of descriptors or memory", also pauses accepting:
     /// libuv would otherwise retry accept() at once, spinning a core and flooding the handler.
     private func acceptFailed(_ code: CInt) {
         let error = UVError(code, operation: "accept", target: addressText)
+        acceptFailures += 1
+        lastAcceptError = error
         if AcceptBackoff.isResourceShortage(error) && state == .open {
             if backoff == nil { backoff = AcceptBackoff(loop: loop, initial: Self.initialBackoff, maximum: Self.maximumBackoff) }
             let firstReport = backoff!.pause { [unowned self] in self.resumeAccepting() }
@@ -132,7 +168,7 @@ public final class TCPListener: Handle, @unchecked Sendable {
     /// After a pause: accept what waited (uv_accept also restarts watching) if descriptors are free again.
     private func resumeAccepting() {
         guard state == .open, let backoff else { return }
-        if backoff.hasHeldConnection(in: stream) {
+        if uv_stream_t.hasHeldConnection(stream) {
             guard backoff.resourcesAvailable() else {
                 backoff.pauseAgain { [unowned self] in self.resumeAccepting() }
                 return
@@ -147,6 +183,9 @@ public final class TCPListener: Handle, @unchecked Sendable {
     override func willClose() {
         backoff?.close()
         backoff = nil
+        let waiter = waiter
+        self.waiter = nil
+        waiter?.resume(.success(nil))
     }
 
     override func didClose() {

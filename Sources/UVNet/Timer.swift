@@ -73,7 +73,10 @@ public final class Timer: Handle, @unchecked Sendable {
     }
 
     private static let fire: uv_timer_cb = { raw in
-        Handle.from(raw, as: Timer.self).callback?()
+        Handle.with(raw, as: Timer.self) {
+            $0.callback?()
+            $0.runResumedTasks()
+        }
     }
 
     /// Whole milliseconds, rounded up, plus one: the loop clock truncates to the millisecond, so

@@ -122,7 +122,10 @@ public final class UDPSocket: Handle, @unchecked Sendable {
     }
 
     private static let received: uv_udp_recv_cb = { handle, count, buffer, sender, flags in
-        Handle.with(handle, as: UDPSocket.self) { $0.received(count, buffer!.pointee, sender, flags) }
+        Handle.with(handle, as: UDPSocket.self) {
+            $0.received(count, buffer!.pointee, sender, flags)
+            $0.runResumedTasks()
+        }
     }
 
     @inline(__always)
@@ -215,8 +218,10 @@ public final class UDPSocket: Handle, @unchecked Sendable {
 
     private static let sent: uv_udp_send_cb = { request, status in
         let completion = takeCompletion(request!.pointee.data, as: Result<Void, UVError>.self)
+        let socket = request!.pointee.handle
         QueuedBytes<uv_udp_send_t>.free(request!)
         completion?(uvResult(status, "send UDP"))
+        Handle.with(socket, as: UDPSocket.self) { $0.runResumedTasks() }
     }
 
     private func withOptionalSockAddr<R>(_ address: SocketAddress?, _ body: (UnsafePointer<sockaddr>?) -> R) -> R {

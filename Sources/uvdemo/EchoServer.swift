@@ -9,17 +9,23 @@ struct EchoServer: ParsableCommand {
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on (0 picks a free one).") var port = 9000
     @Flag var transport: Transport = .tcp
+    @Option(help: "TCP: serve with the callback API or with async/await.") var api: API = .callback
     @Flag(help: "Log connects and disconnects to stderr.") var verbose = false
+
+    enum API: String, ExpressibleByArgument, CaseIterable {
+        case callback, async
+    }
 
     func run() throws {
         let address = try DemoFailure.address(host: host, port: port)
         let loop = try Loop()
         do {
-            switch transport {
-            case .tcp: try serveTCP(on: loop, at: address)
-            case .udp: try serveUDP(on: loop, at: address)
+            switch (transport, api) {
+            case (.tcp, .callback): try serveTCP(on: loop, at: address)
+            case (.tcp, .async): try AsyncEchoService.serve(on: loop, at: address, verbose: verbose)
+            case (.udp, _): try serveUDP(on: loop, at: address)
             }
-        } catch {
+        } catch let error as UVError {
             throw DemoFailure.network(error)
         }
         loop.run()

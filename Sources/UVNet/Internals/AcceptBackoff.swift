@@ -47,11 +47,6 @@ final class AcceptBackoff {
         timer?.start(after: delay, resume)
     }
 
-    /// Whether libuv holds a connection for us (it has stopped watching the listener until we take it).
-    func hasHeldConnection(in stream: UnsafeMutablePointer<uv_stream_t>) -> Bool {
-        stream.pointee.accepted_fd >= 0
-    }
-
     /// Tries to take the spare descriptor back: if that works, descriptors are free again.
     func resourcesAvailable() -> Bool {
         if spareDescriptor < 0 { spareDescriptor = AcceptBackoff.openSpare() }
@@ -72,5 +67,12 @@ final class AcceptBackoff {
 
     private static func openSpare() -> CInt {
         open("/dev/null", O_RDONLY | O_CLOEXEC)
+    }
+}
+
+extension uv_stream_t {
+    /// Whether libuv holds an accepted connection for us (it stops watching the listener until we take it).
+    static func hasHeldConnection(_ stream: UnsafeMutablePointer<uv_stream_t>) -> Bool {
+        stream.pointee.accepted_fd >= 0
     }
 }

@@ -4,6 +4,7 @@ import Testing
 import UVNet
 
 /// Runs `body` with a fresh loop, then closes what is left and checks the loop closed with nothing pending.
+@discardableResult
 func withLoop<Result>(_ body: (Loop) throws -> Result) throws -> Result {
     let loop = try Loop()
     let result: Result

@@ -1,0 +1,57 @@
+// The TCP echo server again, written with async/await: one task per connection, on the loop's thread.
+import UVNet
+
+enum AsyncEchoService {
+    /// Listens on `address` and echoes on every connection until SIGINT or SIGTERM, then stops
+    /// accepting, lets every connection echo what it already received, and returns.
+    static func serve(on loop: Loop, at address: SocketAddress, verbose: Bool) throws {
+        let listener = try TCPListener(on: loop, address: address)
+        let open = OpenConnections()
+        try GracefulShutdown.onSignals(on: loop) {
+            listener.close()
+            open.endReadingAll()
+        }
+        Output.listening(on: try listener.localAddress)
+        try loop.run {
+            await withDiscardingTaskGroup { group in
+                do {
+                    for try await connection in listener.connections {
+                        group.addTask { await echo(on: connection, open, verbose: verbose) }
+                    }
+                } catch {
+                    Output.error("\(error)")
+                }
+            }
+        }
+    }
+
+    private static func echo(on connection: TCPConnection, _ open: OpenConnections, verbose: Bool) async {
+        let peer = (try? connection.remoteAddress)?.description ?? "?"
+        open.add(connection)
+        if verbose { Output.log("connected: \(peer)") }
+        do {
+            for try await chunk in connection.inbound() {
+                try await connection.write(chunk)
+            }
+            try await connection.shutdown()
+        } catch {
+            Output.error("\(error)")
+        }
+        open.remove(connection)
+        await connection.close()
+        if verbose { Output.log("disconnected: \(peer)") }
+    }
+}
+
+/// The connections being served, touched only on the loop's thread (every task here runs there).
+final class OpenConnections: @unchecked Sendable {
+    private var connections: [ObjectIdentifier: TCPConnection] = [:]
+
+    func add(_ connection: TCPConnection) { connections[ObjectIdentifier(connection)] = connection }
+    func remove(_ connection: TCPConnection) { connections.removeValue(forKey: ObjectIdentifier(connection)) }
+
+    /// Graceful shutdown: each connection echoes what it already received, then ends.
+    func endReadingAll() {
+        for connection in connections.values { connection.endReading() }
+    }
+}
