@@ -28,8 +28,8 @@ func pattern(count: Int, seed: Int = 0) -> [UInt8] {
     (0..<count).map { UInt8(truncatingIfNeeded: ($0 &* 31 &+ seed &* 7) ^ ($0 >> 8)) }
 }
 
-/// A callback echo server on 127.0.0.1 port 0, as a user would write one.
-final class EchoServerFixture {
+/// A callback echo server on 127.0.0.1 port 0, as a user would write one (used on the loop's thread only).
+final class EchoServerFixture: @unchecked Sendable {
     let listener: TCPListener
     let address: SocketAddress
     private(set) var accepted: [TCPConnection] = []
