@@ -131,15 +131,20 @@ public final class Loop: @unchecked Sendable {
         // Work still queued runs first: a task may be waiting to finish a close of its own.
         jobs.drain(on: self)
         jobs.close()
+        closeAllHandles()
+        uv_run(raw, UV_RUN_DEFAULT)
+        try uvCheck(uv_loop_close(raw), "close loop")
+        isClosed = true
+    }
+
+    /// Starts closing every handle that is open (not the loop's own).
+    func closeAllHandles() {
         uv_walk(
             raw,
             { handle, _ in
                 guard let handle, uv_is_closing(handle) == 0, let data = handle.pointee.data else { return }
                 Unmanaged<Handle>.fromOpaque(data).takeUnretainedValue().close()
             }, nil)
-        uv_run(raw, UV_RUN_DEFAULT)
-        try uvCheck(uv_loop_close(raw), "close loop")
-        isClosed = true
     }
 
     /// Traps in debug builds when called off the loop's thread: a loop "is not thread-safe".

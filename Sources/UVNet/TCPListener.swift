@@ -108,6 +108,15 @@ public final class TCPListener: Handle, @unchecked Sendable {
         listener.runResumedTasks()
     }
 
+    /// Hands every connection from now on (and every accept error) to `handler`, on the loop's thread.
+    public func accept(_ handler: @escaping (AcceptResult) -> Void) {
+        loop.assertOnLoopThread()
+        guard state == .open else { return }
+        onConnection = handler
+        // One may already be waiting, un-accepted; libuv will not call again until it is taken.
+        if backoff?.isPausing != true, uv_stream_t.hasHeldConnection(stream) { acceptPending() }
+    }
+
     private var wantsConnection: Bool {
         onConnection != nil || waiter != nil
     }

@@ -7,20 +7,20 @@ enum AsyncEchoService {
     static func serve(on loop: Loop, at address: SocketAddress, verbose: Bool) throws {
         let listener = try TCPListener(on: loop, address: address)
         let open = OpenConnections()
-        try GracefulShutdown.onSignals(on: loop) {
-            listener.close()
-            open.endReadingAll()
-        }
+        try GracefulShutdown.onSignals(on: loop, stopAccepting: { listener.close() }, finish: { open.endReadingAll() })
         Output.listening(on: try listener.localAddress)
-        try loop.run {
-            await withDiscardingTaskGroup { group in
-                do {
-                    for try await connection in listener.connections {
-                        group.addTask { await echo(on: connection, open, verbose: verbose) }
-                    }
-                } catch {
-                    Output.error("\(error)")
+        try loop.run { await serve(listener, open, verbose: verbose) }
+    }
+
+    /// Echoes on every connection `listener` accepts, each in a child task, until it is closed.
+    static func serve(_ listener: TCPListener, _ open: OpenConnections, verbose: Bool) async {
+        await withDiscardingTaskGroup { group in
+            do {
+                for try await connection in listener.connections {
+                    group.addTask { await echo(on: connection, open, verbose: verbose) }
                 }
+            } catch {
+                Output.error("\(error)")
             }
         }
     }

@@ -10,14 +10,27 @@ struct EchoServer: ParsableCommand {
     @Option(help: "Port to listen on (0 picks a free one).") var port = 9000
     @Flag var transport: Transport = .tcp
     @Option(help: "TCP: serve with the callback API or with async/await.") var api: API = .callback
+    @Option(help: "TCP: loops (threads) serving the port together, through SO_REUSEPORT.") var loops = 1
     @Flag(help: "Log connects and disconnects to stderr.") var verbose = false
 
     enum API: String, ExpressibleByArgument, CaseIterable {
         case callback, async
     }
 
+    func validate() throws {
+        guard (1...256).contains(loops) else { throw ValidationError("--loops must be in 1...256") }
+        guard loops == 1 || transport == .tcp else { throw ValidationError("--loops is for TCP") }
+    }
+
     func run() throws {
         let address = try DemoFailure.address(host: host, port: port)
+        if loops > 1 {
+            do {
+                return try GroupEchoServer.serve(loopCount: loops, at: address, api: api, verbose: verbose)
+            } catch let error as UVError {
+                throw DemoFailure.network(error)
+            }
+        }
         let loop = try Loop()
         do {
             switch (transport, api) {
@@ -35,10 +48,7 @@ struct EchoServer: ParsableCommand {
     private func serveTCP(on loop: Loop, at address: SocketAddress) throws(UVError) {
         let server = TCPEchoService(verbose: verbose)
         let listener = try TCPListener(on: loop, address: address) { server.accepted($0) }
-        try GracefulShutdown.onSignals(on: loop) {
-            listener.close()
-            server.finish()
-        }
+        try GracefulShutdown.onSignals(on: loop, stopAccepting: { listener.close() }, finish: { server.finish() })
         // Last, so that whoever waits for this line may signal us at once.
         Output.listening(on: try listener.localAddress)
     }
@@ -56,7 +66,7 @@ struct EchoServer: ParsableCommand {
                 Output.error("\(error)")  // one bad datagram; the server goes on
             }
         }
-        try GracefulShutdown.onSignals(on: loop) { socket.close() }
+        try GracefulShutdown.onSignals(on: loop, stopAccepting: { socket.close() })
         Output.listening(on: try socket.localAddress)
     }
 }
@@ -84,7 +94,8 @@ final class TCPEchoService {
     }
 
     private func echo(on connection: TCPConnection) {
-        connection.startReading { [unowned self] chunk in
+        connection.startReading { [weak self] chunk in
+            guard let self else { return connection.close() }
             switch chunk {
             case .success(let bytes):
                 guard connection.writeQueueSize + bytes.count > TCPEchoService.highWatermark else {
@@ -92,8 +103,8 @@ final class TCPEchoService {
                 }
                 // The client is not reading its echo: stop reading until what is queued has gone out.
                 connection.stopReading()
-                connection.write(bytes) { [unowned self] result in
-                    if case .success = result, connection.state == .open { self.echo(on: connection) }
+                connection.write(bytes) { [weak self] result in
+                    if case .success = result, connection.state == .open { self?.echo(on: connection) }
                 }
             case .failure(let error):
                 if error != .eof { Output.error("\(error)") }

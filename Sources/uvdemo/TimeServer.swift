@@ -47,17 +47,14 @@ struct TimeServer: ParsableCommand {
             if verbose { Output.log("\(request.sender): \(reply)") }
             socket.send(reply, to: request.sender)
         }
-        try GracefulShutdown.onSignals(on: loop) { socket.close() }
+        try GracefulShutdown.onSignals(on: loop, stopAccepting: { socket.close() })
         Output.listening(on: try socket.localAddress)
     }
 
     private func serveTCP(on loop: Loop, at address: SocketAddress) throws(UVError) {
         let service = TCPTimeService()
         let listener = try TCPListener(on: loop, address: address) { service.accepted($0) }
-        try GracefulShutdown.onSignals(on: loop) {
-            listener.close()
-            service.finish()
-        }
+        try GracefulShutdown.onSignals(on: loop, stopAccepting: { listener.close() }, finish: { service.finish() })
         Output.listening(on: try listener.localAddress)
     }
 }
@@ -71,7 +68,8 @@ final class TCPTimeService {
         guard case .success(let connection) = result else { return }
         connections[ObjectIdentifier(connection)] = connection
         var lines = DelimiterFramer(maximumFrameLength: TCPTimeService.maximumLine)
-        connection.startReading { [unowned self] chunk in
+        connection.startReading { [weak self] chunk in
+            guard let self else { return connection.close() }
             switch chunk {
             case .success(let bytes):
                 do {

@@ -1,6 +1,5 @@
 // The loop's queue of work from Swift concurrency and from other threads, drained on the loop's thread.
 import CUV
-import Synchronization
 
 /// Work for the loop's thread: a job of an actor on the loop, a job of a task that prefers the loop,
 /// or a closure from `Loop.execute`.
@@ -15,7 +14,9 @@ enum LoopWork: @unchecked Sendable {
 /// idle handle before the loop next polls: no lock, no system call. Work from other threads goes through
 /// a lock and wakes the loop with `uv_async_send`, whose wake-ups merge: each wake-up drains everything.
 final class JobQueue: @unchecked Sendable {
-    private let remote = Mutex<[LoopWork]>([])
+    /// Work from other threads; nil once the queue is closed (then work is refused, not lost silently:
+    /// `Loop.execute` documents that work posted after `close()` never runs).
+    private let remote = Locked<[LoopWork]?>([])
     @exclusivity(unchecked)
     private var local: [LoopWork] = []
     @exclusivity(unchecked)
@@ -52,8 +53,12 @@ final class JobQueue: @unchecked Sendable {
 
     /// Adds work from any other thread and wakes the loop. The corresponding C function is `uv_async_send`.
     func enqueueRemote(_ work: LoopWork) {
-        remote.withLock { $0.append(work) }
-        uv_async_send(wakeup)
+        remote.withLock { queue in
+            guard queue != nil else { return }
+            queue!.append(work)
+            // Under the lock, so that close() cannot close the handle in between.
+            uv_async_send(wakeup)
+        }
     }
 
     /// Runs what is queued, and whatever that enqueues, until both queues are empty.
@@ -64,8 +69,8 @@ final class JobQueue: @unchecked Sendable {
         while true {
             if local.isEmpty {
                 let fromOtherThreads = remote.withLock { queue in
-                    defer { queue.removeAll(keepingCapacity: true) }
-                    return queue
+                    defer { queue?.removeAll(keepingCapacity: true) }
+                    return queue ?? []
                 }
                 guard !fromOtherThreads.isEmpty else { break }
                 local = fromOtherThreads
@@ -112,6 +117,7 @@ final class JobQueue: @unchecked Sendable {
     func close() {
         guard !isClosed else { return }
         isClosed = true
+        remote.withLock { $0 = nil }
         uv_close(UnsafeMutableRawPointer(wakeup).assumingMemoryBound(to: uv_handle_t.self)) { UnsafeMutableRawPointer($0)?.deallocate() }
         uv_close(UnsafeMutableRawPointer(idle).assumingMemoryBound(to: uv_handle_t.self)) { UnsafeMutableRawPointer($0)?.deallocate() }
     }

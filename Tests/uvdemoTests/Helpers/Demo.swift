@@ -74,6 +74,11 @@ final class Demo {
         }
     }
 
+    /// Writes a line to the process's stdin.
+    func writeLine(_ line: String) throws {
+        try stdinPipe.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
+    }
+
     func signal(_ number: Int32) {
         kill(process.processIdentifier, number)
     }

@@ -1,0 +1,86 @@
+// The echo server's variants as processes: async/await, several loops, and graceful shutdown.
+import Foundation
+import Testing
+
+/// A Python client: sends `size` bytes of a pattern on each of `clients` connections, half-closes, and
+/// prints "same" per connection whose echo matched.
+private let patternClient = """
+    import socket, sys, threading
+    port, clients, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    results = []
+    def run(seed):
+        payload = bytes((i * 31 + seed) % 251 for i in range(size))
+        s = socket.create_connection(("127.0.0.1", port))
+        threading.Thread(target=lambda: (s.sendall(payload), s.shutdown(socket.SHUT_WR))).start()
+        got = bytearray()
+        while True:
+            chunk = s.recv(65536)
+            if not chunk: break
+            got += chunk
+        results.append("same" if got == payload else f"differ {len(got)}")
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    print("\\n".join(sorted(results)))
+    """
+
+@Suite("echo-server variants")
+struct EchoVariantsDemoTests {
+    @Test(
+        "every variant echoes concurrent Python clients byte for byte and exits 0 on SIGTERM",
+        arguments: [
+            ["--api", "async"], ["--loops", "2"], ["--loops", "2", "--api", "async"],
+        ])
+    func variants(arguments: [String]) throws {
+        let server = try Demo(["echo-server", "--port", "0"] + arguments)
+        let port = try server.listeningPort()
+        let peer = try python(patternClient, ["\(port)", "20", "200000"])
+        #expect(peer.stdout == String(repeating: "same\n", count: 20), "\(peer.stdout) \(peer.stderr)")
+        server.signal(SIGTERM)
+        let ended = server.wait()
+        #expect(ended.status == 0, "\(ended.stderr)")
+    }
+
+    @Test(
+        "on SIGTERM a server stops accepting, lets its client finish, loses no byte, and exits 0",
+        arguments: [["--api", "callback"], ["--api", "async"], ["--loops", "2"]])
+    func gracefulShutdown(arguments: [String]) throws {
+        let server = try Demo(["echo-server", "--port", "0"] + arguments)
+        let port = try server.listeningPort()
+        // The client sends 8 MiB without reading, so the server is mid-echo (bytes received, queued,
+        // buffered) when the signal comes; then the client half-closes and reads everything back.
+        let client = try Demo.pythonServer(
+            """
+            import socket, sys, threading, time
+            payload = bytes((i * 31) % 251 for i in range(8 << 20))
+            s = socket.create_connection(("127.0.0.1", \(port)))
+            def send():
+                try:
+                    s.sendall(payload)
+                    s.shutdown(socket.SHUT_WR)
+                except OSError: pass
+            threading.Thread(target=send, daemon=True).start()
+            time.sleep(0.5)
+            print("sent", flush=True)
+            sys.stdin.readline()
+            got = bytearray()
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk: break
+                    got += chunk
+                ending = "eof"
+            except ConnectionResetError:
+                ending = "reset"
+            print(ending, len(got) == len(payload), bytes(got) == payload, flush=True)
+            late = socket.socket()
+            print("refused" if late.connect_ex(("127.0.0.1", \(port))) != 0 else "accepted", flush=True)
+            """)
+        #expect(try client.readLine() == "sent")
+        server.signal(SIGTERM)
+        try client.writeLine("read now")
+        #expect(try client.readLine() == "eof True True", "every byte back, then a clean EOF")
+        #expect(try client.readLine() == "refused", "a new connection after the signal")
+        #expect(server.wait().status == 0)
+    }
+}
