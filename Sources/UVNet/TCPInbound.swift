@@ -160,3 +160,52 @@ final class InboundBuffer: @unchecked Sendable {
         idleTimer?.close()
     }
 }
+
+extension TCPInbound {
+    /// The frames `framer` finds in what the connection receives, one `[UInt8]` each:
+    /// ```swift
+    /// for try await line in connection.inbound().frames(DelimiterFramer()) { … }
+    /// ```
+    /// A frame over the framer's limit throws `.messageTooLong`; a stream that ends inside a frame
+    /// throws `.eof` (the frame was cut short).
+    public func frames<F: Framer>(_ framer: F) -> TCPFrames<F> {
+        TCPFrames(inbound: self, framer: framer)
+    }
+}
+
+/// The frames of a `TCPInbound`; see `TCPInbound.frames(_:)`.
+public struct TCPFrames<F: Framer>: AsyncSequence, Sendable {
+    public typealias Element = [UInt8]
+    let inbound: TCPInbound
+    let framer: F
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(chunks: inbound.makeAsyncIterator(), framer: framer)
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var chunks: TCPInbound.AsyncIterator
+        var framer: F
+        var ready: [[UInt8]] = []
+        var head = 0
+
+        public mutating func next() async throws -> [UInt8]? {
+            while head == ready.count {
+                ready.removeAll(keepingCapacity: true)
+                head = 0
+                guard let chunk = try await chunks.next() else {
+                    if framer.pendingByteCount > 0 {
+                        throw UVError(UV_EOF.rawValue, operation: "read frame",
+                                      detail: "the stream ended inside a frame (\(framer.pendingByteCount) bytes of it)")
+                    }
+                    return nil
+                }
+                var found: [[UInt8]] = []
+                try chunk.withUnsafeBytes { bytes in try framer.feed(bytes) { found.append(Array($0)) } }
+                ready = found
+            }
+            defer { head += 1 }
+            return ready[head]
+        }
+    }
+}

@@ -4,20 +4,22 @@ import UVNet
 enum AsyncEchoService {
     /// Listens on `address` and echoes on every connection until SIGINT or SIGTERM, then stops
     /// accepting, lets every connection echo what it already received, and returns.
-    static func serve(on loop: Loop, at address: SocketAddress, verbose: Bool) throws {
+    static func serve(on loop: Loop, at address: SocketAddress, lines: Bool, secret: String?, verbose: Bool) throws {
         let listener = try TCPListener(on: loop, address: address)
         let open = OpenConnections()
         try GracefulShutdown.onSignals(on: loop, stopAccepting: { listener.close() }, finish: { open.endReadingAll() })
         Output.listening(on: try listener.localAddress)
-        try loop.run { await serve(listener, open, verbose: verbose) }
+        try loop.run { await serve(listener, open, lines: lines, secret: secret, verbose: verbose) }
     }
 
     /// Echoes on every connection `listener` accepts, each in a child task, until it is closed.
-    static func serve(_ listener: TCPListener, _ open: OpenConnections, verbose: Bool) async {
+    static func serve(
+        _ listener: TCPListener, _ open: OpenConnections, lines: Bool, secret: String?, verbose: Bool
+    ) async {
         await withDiscardingTaskGroup { group in
             do {
                 for try await connection in listener.connections {
-                    group.addTask { await echo(on: connection, open, verbose: verbose) }
+                    group.addTask { await echo(on: connection, open, lines: lines, secret: secret, verbose: verbose) }
                 }
             } catch {
                 Output.error("\(error)")
@@ -25,15 +27,27 @@ enum AsyncEchoService {
         }
     }
 
-    private static func echo(on connection: TCPConnection, _ open: OpenConnections, verbose: Bool) async {
+    private static func echo(
+        on connection: TCPConnection, _ open: OpenConnections, lines: Bool, secret: String?, verbose: Bool
+    ) async {
         let peer = (try? connection.remoteAddress)?.description ?? "?"
         open.add(connection)
         if verbose { Output.log("connected: \(peer)") }
         do {
-            for try await chunk in connection.inbound() {
-                try await connection.write(chunk)
+            if lines {
+                try await LineEcho.serve(connection)
+            } else {
+                var input = connection.inbound().makeAsyncIterator()
+                if let secret {
+                    guard let afterAnswer = try await Authentication.challenge(connection, secret: secret, input: &input)
+                    else { return open.remove(connection) }
+                    try await connection.write(afterAnswer)
+                }
+                while let chunk = try await input.next() {
+                    try await connection.write(chunk)
+                }
+                try await connection.shutdown()
             }
-            try await connection.shutdown()
         } catch {
             Output.error("\(error)")
         }

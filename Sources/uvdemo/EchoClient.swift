@@ -16,16 +16,20 @@ struct EchoClient: ParsableCommand {
     @Option(help: "Server host name or address.") var host = "127.0.0.1"
     @Option(help: "Server port.") var port = 9000
     @Flag var transport: Transport = .tcp
-    @Option(help: "UDP: seconds to wait for each reply.") var timeout: Double = 2
+    @Option(help: "UDP: seconds to wait for each reply; TCP: for the server's challenge.") var timeout: Double = 2
+    @Option(help: "TCP: answer the server's challenge with this shared key (see echo-server --secret).")
+    var secret: String?
     @Argument(help: "Messages to send.") var messages: [String] = []
 
     func validate() throws {
+        guard secret == nil || transport == .tcp else { throw ValidationError("--secret is for TCP") }
         guard (0...65535).contains(port) else { throw ValidationError("port \(port) is not in 0...65535") }
         guard timeout > 0, timeout <= 3600 else { throw ValidationError("--timeout must be in (0, 3600] seconds") }
     }
 
     func run() throws {
-        let client = ExchangeClient(host: host, port: port, transport: transport, timeout: timeout)
+        var client = ExchangeClient(host: host, port: port, transport: transport, timeout: timeout)
+        client.secret = secret
         try client.run(messages.isEmpty ? StandardInput.lines() : messages)
     }
 }

@@ -11,6 +11,9 @@ struct EchoServer: ParsableCommand {
     @Flag var transport: Transport = .tcp
     @Option(help: "TCP: serve with the callback API or with async/await.") var api: API = .callback
     @Option(help: "TCP: loops (threads) serving the port together, through SO_REUSEPORT.") var loops = 1
+    @Flag(help: "TCP: echo line by line, each line in upper case (line framing).") var lines = false
+    @Option(help: "TCP: serve only clients that answer an HMAC-SHA256 challenge with this shared key.")
+    var secret: String?
     @Flag(help: "Log connects and disconnects to stderr.") var verbose = false
 
     enum API: String, ExpressibleByArgument, CaseIterable {
@@ -20,13 +23,18 @@ struct EchoServer: ParsableCommand {
     func validate() throws {
         guard (1...256).contains(loops) else { throw ValidationError("--loops must be in 1...256") }
         guard loops == 1 || transport == .tcp else { throw ValidationError("--loops is for TCP") }
+        guard !lines || transport == .tcp else { throw ValidationError("--lines is for TCP") }
+        guard secret == nil || transport == .tcp else { throw ValidationError("--secret is for TCP") }
+        guard secret == nil || !lines else { throw ValidationError("--secret and --lines do not combine") }
+        guard secret?.isEmpty != true else { throw ValidationError("--secret must not be empty") }
     }
 
     func run() throws {
         let address = try DemoFailure.address(host: host, port: port)
         if loops > 1 {
             do {
-                return try GroupEchoServer.serve(loopCount: loops, at: address, api: api, verbose: verbose)
+                return try GroupEchoServer.serve(
+                    loopCount: loops, at: address, api: api, lines: lines, secret: secret, verbose: verbose)
             } catch let error as UVError {
                 throw DemoFailure.network(error)
             }
@@ -35,7 +43,8 @@ struct EchoServer: ParsableCommand {
         do {
             switch (transport, api) {
             case (.tcp, .callback): try serveTCP(on: loop, at: address)
-            case (.tcp, .async): try AsyncEchoService.serve(on: loop, at: address, verbose: verbose)
+            case (.tcp, .async):
+                try AsyncEchoService.serve(on: loop, at: address, lines: lines, secret: secret, verbose: verbose)
             case (.udp, _): try serveUDP(on: loop, at: address)
             }
         } catch let error as UVError {
@@ -46,7 +55,7 @@ struct EchoServer: ParsableCommand {
     }
 
     private func serveTCP(on loop: Loop, at address: SocketAddress) throws(UVError) {
-        let server = TCPEchoService(verbose: verbose)
+        let server = TCPEchoService(lines: lines, secret: secret, verbose: verbose)
         let listener = try TCPListener(on: loop, address: address) { server.accepted($0) }
         try GracefulShutdown.onSignals(on: loop, stopAccepting: { listener.close() }, finish: { server.finish() })
         // Last, so that whoever waits for this line may signal us at once.
@@ -75,10 +84,14 @@ struct EchoServer: ParsableCommand {
 final class TCPEchoService {
     /// A client that sends faster than it reads is paused above this many queued bytes.
     static let highWatermark = 1 << 20
+    private let lines: Bool
+    private let secret: String?
     private let verbose: Bool
     private var connections: [ObjectIdentifier: TCPConnection] = [:]
 
-    init(verbose: Bool) {
+    init(lines: Bool, secret: String?, verbose: Bool) {
+        self.lines = lines
+        self.secret = secret
         self.verbose = verbose
     }
 
@@ -87,7 +100,18 @@ final class TCPEchoService {
         case .success(let connection):
             connections[ObjectIdentifier(connection)] = connection
             if verbose { Output.log("connected: \((try? connection.remoteAddress)?.description ?? "?")") }
-            echo(on: connection)
+            if lines {
+                LineEcho.serve(connection) { [weak self] in self?.forget(connection) }
+            } else if let secret {
+                Authentication.challenge(connection, secret: secret) { [weak self] afterAnswer in
+                    connection.write(afterAnswer)
+                    self?.echo(on: connection)
+                } rejected: { [weak self] in
+                    self?.forget(connection)
+                }
+            } else {
+                echo(on: connection)
+            }
         case .failure(let error):
             Output.error("\(error)")
         }
@@ -116,6 +140,10 @@ final class TCPEchoService {
     /// Sends what is queued, half-closes, then closes.
     private func finish(_ connection: TCPConnection) {
         connection.shutdown { _ in connection.close() }
+        forget(connection)
+    }
+
+    private func forget(_ connection: TCPConnection) {
         if connections.removeValue(forKey: ObjectIdentifier(connection)) != nil, verbose {
             Output.log("disconnected: \((try? connection.remoteAddress)?.description ?? "?")")
         }

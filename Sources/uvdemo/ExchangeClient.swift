@@ -7,6 +7,8 @@ struct ExchangeClient {
     let port: Int
     let transport: Transport
     let timeout: Double
+    /// The shared key for the echo server's challenge (`--secret`), if any.
+    var secret: String? = nil
 
     /// TCP: sends each message and a newline, half-closes, prints everything until the server's EOF.
     /// UDP: sends each message as a datagram and prints each reply on a line of its own.
@@ -29,19 +31,76 @@ struct ExchangeClient {
             case .success(let open): connection = open
             case .failure(let error): return failed(.network(error))
             }
-            connection.startReading { chunk in
-                switch chunk {
-                case .success(let bytes):
-                    Output.write(bytes)
-                case .failure(let error):
-                    if error != .eof { failed(.network(error)) }
-                    connection.close()
+            let send = {
+                for line in lines { connection.write(line) }
+                connection.shutdown { result in
+                    if case .failure(let error) = result { failed(.network(error)) }
                 }
             }
-            for line in lines { connection.write(line) }
-            connection.shutdown { result in
-                if case .failure(let error) = result { failed(.network(error)) }
+            guard let secret else {
+                printEcho(of: connection, failed: failed)
+                return send()
             }
+            answerChallenge(on: connection, secret: secret, failed: failed) { afterChallenge in
+                printEcho(of: connection, startingWith: afterChallenge, expectingSome: !lines.isEmpty, failed: failed)
+                send()
+            }
+        }
+    }
+
+    /// Prints everything the server sends until its EOF. With `expectingSome`, an EOF before any byte
+    /// means the server refused the client's answer to its challenge.
+    private func printEcho(
+        of connection: TCPConnection, startingWith first: [UInt8] = [], expectingSome: Bool = false,
+        failed: @escaping (DemoFailure) -> Void
+    ) {
+        var received = first.count
+        first.withUnsafeBytes { Output.write($0) }
+        connection.startReading { chunk in
+            switch chunk {
+            case .success(let bytes):
+                received += bytes.count
+                Output.write(bytes)
+            case .failure(let error):
+                if error != .eof {
+                    failed(.network(error))
+                } else if expectingSome && received == 0 {
+                    failed(DemoFailure(message: "authentication failed: the server closed the connection",
+                                       exitCode: DemoFailure.remoteRefused))
+                }
+                connection.close()
+            }
+        }
+    }
+
+    /// Reads the server's 32-byte challenge (waiting at most `timeout`), answers it, and passes on
+    /// whatever came after the challenge.
+    private func answerChallenge(
+        on connection: TCPConnection, secret: String, failed: @escaping (DemoFailure) -> Void,
+        then: @escaping ([UInt8]) -> Void
+    ) {
+        var challenge: [UInt8] = []
+        let deadline = try? Timer(on: connection.loop)
+        deadline?.start(after: .seconds(timeout)) {
+            deadline?.close()
+            failed(DemoFailure(message: "no challenge from \(host):\(port) within \(timeout) s (does the server use --secret?)",
+                               exitCode: DemoFailure.networkFailure))
+            connection.close()
+        }
+        connection.startReading { chunk in
+            guard case .success(let bytes) = chunk else {
+                deadline?.close()
+                failed(DemoFailure(message: "the server closed the connection before its challenge",
+                                   exitCode: DemoFailure.networkFailure))
+                return connection.close()
+            }
+            challenge += bytes
+            guard challenge.count >= Authentication.challengeLength else { return }
+            deadline?.close()
+            connection.stopReading()
+            let answer = Authentication.answer(to: Array(challenge.prefix(Authentication.challengeLength)), secret: secret)
+            connection.write(answer)
+            then(Array(challenge.dropFirst(Authentication.challengeLength)))
         }
     }
 

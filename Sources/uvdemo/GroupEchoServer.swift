@@ -4,7 +4,9 @@ import UVNet
 
 enum GroupEchoServer {
     /// Serves on `loopCount` loops until SIGINT or SIGTERM, then shuts every loop down gracefully.
-    static func serve(loopCount: Int, at address: SocketAddress, api: EchoServer.API, verbose: Bool) throws {
+    static func serve(
+        loopCount: Int, at address: SocketAddress, api: EchoServer.API, lines: Bool, secret: String?, verbose: Bool
+    ) throws {
         let group = try LoopGroup(loopCount: loopCount)
         let stops = Mutex<[LoopStop]>([])
         let bound: SocketAddress
@@ -13,13 +15,13 @@ enum GroupEchoServer {
                 let finish: () -> Void
                 switch api {
                 case .callback:
-                    let service = TCPEchoService(verbose: verbose)
+                    let service = TCPEchoService(lines: lines, secret: secret, verbose: verbose)
                     listener.accept { service.accepted($0) }
                     finish = { service.finish() }
                 case .async:
                     let open = OpenConnections()
                     Task(executorPreference: listener.loop.taskExecutor) {
-                        await AsyncEchoService.serve(listener, open, verbose: verbose)
+                        await AsyncEchoService.serve(listener, open, lines: lines, secret: secret, verbose: verbose)
                     }
                     finish = { open.endReadingAll() }
                 }

@@ -83,4 +83,50 @@ struct EchoVariantsDemoTests {
         #expect(try client.readLine() == "refused", "a new connection after the signal")
         #expect(server.wait().status == 0)
     }
+
+    @Test("--secret: the right key echoes, a wrong key and no key are rejected", arguments: ["callback", "async"])
+    func hmacChallenge(api: String) throws {
+        let server = try Demo(["echo-server", "--port", "0", "--api", api, "--secret", "s3cret"])
+        let port = try server.listeningPort()
+        let right = try Demo.run(["echo-client", "--port", "\(port)", "--secret", "s3cret", "hello", "again"])
+        #expect(right.status == 0)
+        #expect(right.stdout == "hello\nagain\n")
+        let wrong = try Demo.run(["echo-client", "--port", "\(port)", "--secret", "guess", "hello"])
+        #expect(wrong.status == 1)
+        #expect(wrong.stdout == "")
+        #expect(wrong.stderr.contains("authentication failed"))
+        let none = try Demo.run(["echo-client", "--port", "\(port)", String(repeating: "x", count: 40)])
+        #expect(!none.stdout.contains("xxxx"), "a client without the key got an echo")
+        server.signal(SIGTERM)
+        let ended = server.wait()
+        #expect(ended.status == 0)
+        #expect(ended.stderr.components(separatedBy: "authentication failed for 127.0.0.1:").count == 3)
+    }
+
+    @Test("--lines echoes each line in upper case; a line over the limit ends that connection", arguments: ["callback", "async"])
+    func lineFraming(api: String) throws {
+        let server = try Demo(["echo-server", "--port", "0", "--api", api, "--lines"])
+        let port = try server.listeningPort()
+        defer { server.signal(SIGTERM) }
+        let peer = try python(
+            """
+            import socket, sys
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            # Lines cut across sends and several lines in one send: framing must not care.
+            for piece in [b"hel", b"lo wor", b"ld\\nsecond line\\nthi", b"rd\\n"]:
+                s.sendall(piece)
+            s.shutdown(socket.SHUT_WR)
+            got = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk: break
+                got += chunk
+            print(got.decode(), end="")
+            long = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            long.sendall(b"y" * (70 * 1024))
+            reply = long.recv(65536)
+            print(reply.decode().startswith("error:"))
+            """, ["\(port)"])
+        #expect(peer.stdout == "HELLO WORLD\nSECOND LINE\nTHIRD\nTrue\n", "\(peer.stderr)")
+    }
 }
