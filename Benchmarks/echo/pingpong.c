@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "samples.h"
+
 typedef struct {
     uv_tcp_t tcp;
     uv_connect_t connect;
@@ -24,20 +26,12 @@ static size_t message_size;
 static int measuring, stopping, open_connections;
 static unsigned long limit;
 static unsigned long messages, errors, mismatches;
-static uint64_t *latencies;
-static size_t latency_count, latency_capacity;
 static uint64_t measure_start, measure_end;
 static char read_buffer[64 * 1024];
 
-/* Every message is a window of one pattern table, starting at an offset that changes with the
- * connection and the message number: sending is a pointer, checking is memcmp, so the client stays
- * cheap next to the server it measures. The pattern's period (64 KiB) catches dropped, repeated and
- * reordered bytes. */
 static unsigned char *pattern;
 
-static size_t offset_of(const connection_t *c) {
-    return (c->sequence * 7 + c->id * 131) % 4096;
-}
+static size_t offset_of(const connection_t *c) { return pattern_offset(c->sequence, c->id); }
 
 static void on_alloc(uv_handle_t *h, size_t s, uv_buf_t *buf) {
     (void)h; (void)s;
@@ -88,11 +82,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     if (c->received < message_size) return;
     if (measuring) {
         messages++;
-        if (latency_count == latency_capacity) {
-            latency_capacity = latency_capacity ? latency_capacity * 2 : 1 << 20;
-            latencies = realloc(latencies, latency_capacity * sizeof *latencies);
-        }
-        latencies[latency_count++] = uv_hrtime() - c->sent_at;
+        record_latency(uv_hrtime() - c->sent_at);
     }
     c->sequence++;
     if (stopping || (limit && c->sequence >= limit)) { finish(c); return; }
@@ -132,11 +122,6 @@ static void on_stop(uv_timer_t *t) {
     uv_unref((uv_handle_t *)t);
 }
 
-static int compare(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 int main(int argc, char **argv) {
     if (argc != 5 && argc != 6) {
         fprintf(stderr, "usage: pingpong PORT CONNECTIONS SIZE SECONDS [MESSAGES]\n");
@@ -153,8 +138,7 @@ int main(int argc, char **argv) {
     struct sockaddr_in address;
     uv_ip4_addr("127.0.0.1", port, &address);
     loop = uv_default_loop();
-    pattern = malloc(message_size + 4096);
-    for (size_t j = 0; j < message_size + 4096; j++) pattern[j] = (unsigned char)(j * 31 + (j >> 8) * 7);
+    pattern = make_pattern(message_size);
     connection_t *connections = calloc((size_t)count, sizeof *connections);
     for (int i = 0; i < count; i++) {
         connection_t *c = &connections[i];
@@ -171,10 +155,6 @@ int main(int argc, char **argv) {
     uv_run(loop, UV_RUN_DEFAULT);
 
     double elapsed = (double)(measure_end - measure_start) / 1e9;
-    qsort(latencies, latency_count, sizeof *latencies, compare);
-    double p50 = latency_count ? latencies[latency_count / 2] / 1e3 : 0;
-    double p99 = latency_count ? latencies[latency_count * 99 / 100] / 1e3 : 0;
-    printf("msgs/s %.0f MiB/s %.1f p50_us %.1f p99_us %.1f errors %lu mismatches %lu\n",
-           messages / elapsed, messages * (double)message_size / elapsed / (1 << 20), p50, p99, errors, mismatches);
+    report(messages, message_size, elapsed, errors, mismatches);
     return errors || mismatches ? 1 : 0;
 }

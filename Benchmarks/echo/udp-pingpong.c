@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "samples.h"
+
 typedef struct {
     uv_udp_t udp;
     uv_timer_t lost;
@@ -23,12 +25,10 @@ static size_t message_size;
 static unsigned char *pattern;
 static int measuring, stopping;
 static unsigned long messages, lost, mismatches;
-static uint64_t *latencies;
-static size_t latency_count, latency_capacity;
 static uint64_t measure_start, measure_end;
 static char buffer[64 * 1024];
 
-static size_t offset_of(const endpoint_t *e) { return (e->sequence * 7 + e->id * 131) % 4096; }
+static size_t offset_of(const endpoint_t *e) { return pattern_offset(e->sequence, e->id); }
 
 static void on_alloc(uv_handle_t *h, size_t s, uv_buf_t *buf) {
     (void)h; (void)s;
@@ -69,11 +69,7 @@ static void on_receive(uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf, const 
     uv_timer_stop(&e->lost);
     if (measuring) {
         messages++;
-        if (latency_count == latency_capacity) {
-            latency_capacity = latency_capacity ? latency_capacity * 2 : 1 << 20;
-            latencies = realloc(latencies, latency_capacity * sizeof *latencies);
-        }
-        latencies[latency_count++] = uv_hrtime() - e->sent_at;
+        record_latency(uv_hrtime() - e->sent_at);
     }
     e->sequence++;
     send_next(e);
@@ -89,11 +85,6 @@ static void on_stop(uv_timer_t *t) {
     uv_close((uv_handle_t *)&stop_timer, NULL);
 }
 
-static int compare(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 int main(int argc, char **argv) {
     if (argc != 5) { fprintf(stderr, "usage: udp-pingpong PORT SOCKETS SIZE SECONDS\n"); return 2; }
     int port = atoi(argv[1]), count = atoi(argv[2]);
@@ -106,8 +97,7 @@ int main(int argc, char **argv) {
     struct sockaddr_in address;
     uv_ip4_addr("127.0.0.1", port, &address);
     loop = uv_default_loop();
-    pattern = malloc(message_size + 4096);
-    for (size_t j = 0; j < message_size + 4096; j++) pattern[j] = (unsigned char)(j * 31 + (j >> 8) * 7);
+    pattern = make_pattern(message_size);
     endpoint_t *endpoints = calloc((size_t)count, sizeof *endpoints);
     for (int i = 0; i < count; i++) {
         endpoint_t *e = &endpoints[i];
@@ -126,10 +116,6 @@ int main(int argc, char **argv) {
     uv_run(loop, UV_RUN_DEFAULT);
 
     double elapsed = (double)(measure_end - measure_start) / 1e9;
-    qsort(latencies, latency_count, sizeof *latencies, compare);
-    double p50 = latency_count ? latencies[latency_count / 2] / 1e3 : 0;
-    double p99 = latency_count ? latencies[latency_count * 99 / 100] / 1e3 : 0;
-    printf("msgs/s %.0f MiB/s %.1f p50_us %.1f p99_us %.1f errors %lu mismatches %lu\n",
-           messages / elapsed, messages * (double)message_size / elapsed / (1 << 20), p50, p99, lost, mismatches);
+    report(messages, message_size, elapsed, lost, mismatches);
     return lost || mismatches ? 1 : 0;
 }

@@ -118,8 +118,9 @@ final class TCPEchoService {
     }
 
     private func echo(on connection: TCPConnection) {
-        connection.startReading { [weak self] chunk in
-            guard let self else { return connection.close() }
+        // Strong captures: the service outlives its connections, and a connection drops its handlers
+        // when it closes, so no cycle lasts. (A weak capture costs a side-table load on every read.)
+        connection.startReading { [self] chunk in
             switch chunk {
             case .success(let bytes):
                 guard connection.writeQueueSize + bytes.count > TCPEchoService.highWatermark else {
@@ -127,8 +128,8 @@ final class TCPEchoService {
                 }
                 // The client is not reading its echo: stop reading until what is queued has gone out.
                 connection.stopReading()
-                connection.write(bytes) { [weak self] result in
-                    if case .success = result, connection.state == .open { self?.echo(on: connection) }
+                connection.write(bytes) { [self] result in
+                    if case .success = result, connection.state == .open { echo(on: connection) }
                 }
             case .failure(let error):
                 if error != .eof { Output.error("\(error)") }

@@ -38,20 +38,7 @@ struct EchoDemoTests {
         let server = try Demo(["echo-server", "--port", "0"])
         let port = try server.listeningPort()
         defer { server.signal(SIGTERM) }
-        let peer = try python(
-            """
-            import socket, sys, hashlib
-            payload = bytes((i * 31) % 251 for i in range(1 << 20))
-            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-            s.sendall(payload)
-            s.shutdown(socket.SHUT_WR)
-            got = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk: break
-                got += chunk
-            print("same" if got == payload else f"differ: {len(got)} bytes")
-            """, ["\(port)"])
+        let peer = try python(echoCheckClient, ["\(port)", "1", "\(1 << 20)"])
         #expect(peer.stdout == "same\n", "\(peer.stderr)")
     }
 

@@ -2,28 +2,6 @@
 import Foundation
 import Testing
 
-/// A Python client: sends `size` bytes of a pattern on each of `clients` connections, half-closes, and
-/// prints "same" per connection whose echo matched.
-private let patternClient = """
-    import socket, sys, threading
-    port, clients, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    results = []
-    def run(seed):
-        payload = bytes((i * 31 + seed) % 251 for i in range(size))
-        s = socket.create_connection(("127.0.0.1", port))
-        threading.Thread(target=lambda: (s.sendall(payload), s.shutdown(socket.SHUT_WR))).start()
-        got = bytearray()
-        while True:
-            chunk = s.recv(65536)
-            if not chunk: break
-            got += chunk
-        results.append("same" if got == payload else f"differ {len(got)}")
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
-    for t in threads: t.start()
-    for t in threads: t.join()
-    print("\\n".join(sorted(results)))
-    """
-
 @Suite("echo-server variants")
 struct EchoVariantsDemoTests {
     @Test(
@@ -34,7 +12,7 @@ struct EchoVariantsDemoTests {
     func variants(arguments: [String]) throws {
         let server = try Demo(["echo-server", "--port", "0"] + arguments)
         let port = try server.listeningPort()
-        let peer = try python(patternClient, ["\(port)", "20", "200000"])
+        let peer = try python(echoCheckClient, ["\(port)", "20", "200000"])
         #expect(peer.stdout == String(repeating: "same\n", count: 20), "\(peer.stdout) \(peer.stderr)")
         server.signal(SIGTERM)
         let ended = server.wait()

@@ -121,3 +121,25 @@ extension Demo {
         try run(["-c", command], executable: "/bin/sh", timeout: timeout)
     }
 }
+
+/// A Python client: sends `size` bytes of a pattern on each of `clients` connections, half-closes, and
+/// prints "same" per connection whose echo matched.
+let echoCheckClient = """
+    import socket, sys, threading
+    port, clients, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    results = []
+    def run(seed):
+        payload = bytes((i * 31 + seed) % 251 for i in range(size))
+        s = socket.create_connection(("127.0.0.1", port))
+        threading.Thread(target=lambda: (s.sendall(payload), s.shutdown(socket.SHUT_WR))).start()
+        got = bytearray()
+        while True:
+            chunk = s.recv(65536)
+            if not chunk: break
+            got += chunk
+        results.append("same" if got == payload else f"differ {len(got)}")
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    print("\\n".join(sorted(results)))
+    """
