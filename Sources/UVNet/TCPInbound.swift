@@ -68,6 +68,7 @@ final class InboundBuffer: @unchecked Sendable {
         self.idleTimeout = idleTimeout
     }
 
+    @inline(__always)
     func next() async throws -> [UInt8]? {
         // On the loop's thread with bytes already here: no suspension at all.
         if connection.loop.isOnLoopThread, let chunk = takeChunk() { return chunk }
