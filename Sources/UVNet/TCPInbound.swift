@@ -45,18 +45,14 @@ extension TCPConnection {
     }
 }
 
-/// The state behind `TCPInbound`, touched only on the loop's thread.
-final class InboundBuffer: @unchecked Sendable {
+/// The state behind `TCPInbound`: chunks read ahead of the consumer, at most about a high watermark.
+final class InboundBuffer: ConsumerQueue<[UInt8]>, @unchecked Sendable {
     private let connection: TCPConnection
     private let highWatermark: Int
     private let lowWatermark: Int
     private let idleTimeout: Duration?
-    private var chunks: [[UInt8]] = []
-    private var head = 0
     private var buffered = 0
     private(set) var peakBuffered = 0
-    private var end: Result<Void, UVError>?
-    private var waiter: Wake<[UInt8]?>?
     private var isReading = false
     private var isObservingClose = false
     private var idleTimer: Timer?
@@ -66,38 +62,36 @@ final class InboundBuffer: @unchecked Sendable {
         self.highWatermark = highWatermark
         self.lowWatermark = lowWatermark
         self.idleTimeout = idleTimeout
+        super.init(loop: connection.loop)
     }
 
-    @inline(__always)
-    func next() async throws -> [UInt8]? {
-        // On the loop's thread with bytes already here: no suspension at all.
-        if connection.loop.isOnLoopThread, let chunk = takeChunk() { return chunk }
-        return try await connection.loop.suspend(
-            start: { [self] wake in
-                if let chunk = takeChunk() { return wake.resume(.success(chunk)) }
-                if let end { return wake.resume(end.map { nil }.mapError { $0 }) }
-                waiter = wake
-                startReading()
-                armIdleTimer()
-            },
-            cancel: { [self] wake in
-                waiter = nil
-                idleTimer?.stop()
-                wake.resume(.failure(CancellationError()))
-            })
+    override func consumerWaits() {
+        startReading()
+        armIdleTimer()
     }
 
-    private func takeChunk() -> [UInt8]? {
-        guard head < chunks.count else { return nil }
-        let chunk = chunks[head]
-        head += 1
-        if head == chunks.count {
-            chunks.removeAll(keepingCapacity: true)
-            head = 0
+    override func consumerStoppedWaiting() {
+        idleTimer?.stop()
+    }
+
+    override func didQueue(_ chunk: [UInt8]) {
+        buffered += chunk.count
+        peakBuffered = max(peakBuffered, buffered)
+        if buffered >= highWatermark {
+            // The consumer lags: let the kernel hold the rest, and TCP slow the peer down.
+            isReading = false
+            connection.stopReading()
         }
+    }
+
+    override func didTake(_ chunk: [UInt8]) {
         buffered -= chunk.count
         if !isReading && end == nil && buffered <= lowWatermark { startReading() }
-        return chunk
+    }
+
+    override func didFinish() {
+        idleTimer?.close()
+        idleTimer = nil
     }
 
     private func startReading() {
@@ -110,39 +104,15 @@ final class InboundBuffer: @unchecked Sendable {
             }
         }
         isReading = true
-        connection.startReading { [self] in received($0) }
-    }
-
-    private func received(_ result: TCPConnection.ReadResult) {
-        switch result {
-        case .success(let bytes):
-            if let waiter, head == chunks.count {
-                self.waiter = nil
-                idleTimer?.stop()
-                return waiter.resume(.success(Array(bytes)))
-            }
-            chunks.append(Array(bytes))
-            buffered += bytes.count
-            peakBuffered = max(peakBuffered, buffered)
-            if buffered >= highWatermark {
-                // The consumer lags: let the kernel hold the rest, and TCP slow the peer down.
+        connection.startReading { [self] result in
+            switch result {
+            case .success(let bytes):
+                deliver(Array(bytes))
+            case .failure(let error):
                 isReading = false
-                connection.stopReading()
+                finish(error == .eof ? .success(()) : .failure(error))
             }
-        case .failure(let error):
-            isReading = false
-            finish(error == .eof ? .success(()) : .failure(error))
         }
-    }
-
-    private func finish(_ outcome: Result<Void, UVError>) {
-        guard end == nil else { return }
-        end = outcome
-        idleTimer?.close()
-        idleTimer = nil
-        guard let waiter, head == chunks.count else { return }
-        self.waiter = nil
-        waiter.resume(outcome.map { nil }.mapError { $0 })
     }
 
     private func armIdleTimer() {

@@ -40,48 +40,32 @@ public struct UDPDatagrams: AsyncSequence, Sendable {
     }
 }
 
-/// The state behind `UDPDatagrams`, touched only on the loop's thread.
-final class DatagramBuffer: @unchecked Sendable {
+/// The state behind `UDPDatagrams`: datagrams received ahead of the consumer, at most `limit`.
+final class DatagramBuffer: ConsumerQueue<UDPSocket.ReceivedDatagram>, @unchecked Sendable {
     private let socket: UDPSocket
     private let limit: Int
-    private var queue: [UDPSocket.ReceivedDatagram] = []
-    private var head = 0
-    private var waiter: Wake<UDPSocket.ReceivedDatagram?>?
-    /// Set once the sequence is over: `.some(nil)` ended cleanly (the socket closed), else the error.
-    private var end: UVError??
     private var isReceiving = false
     private var isObservingClose = false
 
     init(socket: UDPSocket, limit: Int) {
         self.socket = socket
         self.limit = limit
+        super.init(loop: socket.loop)
     }
 
-    func next() async throws -> UDPSocket.ReceivedDatagram? {
-        if socket.loop.isOnLoopThread, let datagram = take() { return datagram }
-        return try await socket.loop.suspend(
-            start: { [self] wake in
-                if let datagram = take() { return wake.resume(.success(datagram)) }
-                if let end { return wake.resume(end.map { .failure($0) } ?? .success(nil)) }
-                waiter = wake
-                startReceiving()
-            },
-            cancel: { [self] wake in
-                waiter = nil
-                wake.resume(.failure(CancellationError()))
-            })
+    override func consumerWaits() {
+        startReceiving()
     }
 
-    private func take() -> UDPSocket.ReceivedDatagram? {
-        guard head < queue.count else { return nil }
-        let datagram = queue[head]
-        head += 1
-        if head == queue.count {
-            queue.removeAll(keepingCapacity: true)
-            head = 0
+    override func didQueue(_ datagram: UDPSocket.ReceivedDatagram) {
+        if queuedCount >= limit {
+            isReceiving = false
+            socket.stopReceiving()
         }
-        if !isReceiving && end == nil && queue.count - head <= limit / 2 { startReceiving() }
-        return datagram
+    }
+
+    override func didTake(_ datagram: UDPSocket.ReceivedDatagram) {
+        if !isReceiving && end == nil && queuedCount <= limit / 2 { startReceiving() }
     }
 
     private func startReceiving() {
@@ -89,34 +73,16 @@ final class DatagramBuffer: @unchecked Sendable {
         isReceiving = true
         if !isObservingClose {
             isObservingClose = true
-            socket.observeClose { [weak self] in self?.finish(nil) }
+            socket.observeClose { [weak self] in self?.finish(.success(())) }
         }
         socket.startReceiving { [self] received in
             switch received {
             case .success(let datagram):
-                let copy = UDPSocket.ReceivedDatagram(bytes: Array(datagram.bytes), sender: datagram.sender)
-                if let waiter, head == queue.count {
-                    self.waiter = nil
-                    return waiter.resume(.success(copy))
-                }
-                queue.append(copy)
-                if queue.count - head >= limit {
-                    isReceiving = false
-                    socket.stopReceiving()
-                }
+                deliver(UDPSocket.ReceivedDatagram(bytes: Array(datagram.bytes), sender: datagram.sender))
             case .failure(let error):
-                finish(error)
+                finish(.failure(error))
             }
         }
-    }
-
-    /// Ends the sequence: with an error, or (nil) cleanly when the socket closes.
-    private func finish(_ error: UVError?) {
-        guard end == nil else { return }
-        end = .some(error)
-        guard let waiter, head == queue.count else { return }
-        self.waiter = nil
-        waiter.resume(error.map { .failure($0) } ?? .success(nil))
     }
 }
 

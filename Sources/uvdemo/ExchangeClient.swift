@@ -62,11 +62,13 @@ struct ExchangeClient {
                 received += bytes.count
                 Output.write(bytes)
             case .failure(let error):
-                if error != .eof {
-                    failed(.network(error))
-                } else if expectingSome && received == 0 {
+                // A server that refuses the answer closes; if our message had already reached it, unread,
+                // its kernel answers with a reset instead of a FIN. Either way, before any echo: refused.
+                if expectingSome && received == 0 && (error == .eof || error == .connectionReset) {
                     failed(DemoFailure(message: "authentication failed: the server closed the connection",
                                        exitCode: DemoFailure.remoteRefused))
+                } else if error != .eof {
+                    failed(.network(error))
                 }
                 connection.close()
             }
