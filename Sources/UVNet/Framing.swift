@@ -34,6 +34,7 @@ public struct DelimiterFramer: Framer {
     public let maximumFrameLength: Int
     private var partial: [UInt8] = []
 
+    /// A framer for frames ending in `delimiter`, each at most `maximumFrameLength` bytes.
     public init(delimiter: UInt8 = UInt8(ascii: "\n"), maximumFrameLength: Int = 64 * 1024) {
         self.delimiter = delimiter
         self.maximumFrameLength = maximumFrameLength
@@ -88,10 +89,13 @@ public struct LengthPrefixFramer: Framer {
         case uint16 = 2, uint32 = 4
     }
 
+    /// The width of the length prefix.
     public let prefix: Prefix
+    /// The longest frame accepted, without its prefix.
     public let maximumFrameLength: Int
     private var partial: [UInt8] = []
 
+    /// A framer for frames behind a `prefix`-wide length, each at most `maximumFrameLength` bytes.
     public init(prefix: Prefix = .uint32, maximumFrameLength: Int = 1 << 20) {
         self.prefix = prefix
         self.maximumFrameLength = maximumFrameLength
@@ -100,6 +104,7 @@ public struct LengthPrefixFramer: Framer {
     /// Bytes of a frame (or prefix) not yet complete.
     public var pendingByteCount: Int { partial.count }
 
+    /// Feeds the next bytes of the stream; see `Framer.feed(_:_:)`.
     public mutating func feed(
         _ bytes: UnsafeRawBufferPointer, _ onFrame: (UnsafeRawBufferPointer) throws -> Void
     ) throws {

@@ -136,6 +136,7 @@ public final class LoopTaskExecutor: TaskExecutor, @unchecked Sendable {
 /// }
 /// ```
 public actor LoopActor {
+    /// The loop whose thread this actor's code runs on.
     public nonisolated let loop: Loop
 
     init(loop: Loop) {

@@ -72,13 +72,17 @@ public enum Resolver {
 
     /// One answer of `lookup`.
     public struct Entry: Sendable, Hashable {
+        /// The address, with the service's port.
         public let address: SocketAddress
+        /// The socket type this answer is for.
         public let socketType: SocketType
     }
 
     /// An answer of `reverse`.
     public struct Name: Sendable, Hashable {
+        /// The host's name (or, without `nameRequired`, its numeric address).
         public let host: String
+        /// The port's service name (or number).
         public let service: String
     }
 

@@ -176,6 +176,7 @@ extension TCPListener {
     /// Use it only on a listener created without a connection handler.
     public var connections: Connections { Connections(listener: self) }
 
+    /// The connections of a listener; see `connections`.
     public struct Connections: AsyncSequence, Sendable {
         public typealias Element = TCPConnection
         let listener: TCPListener

@@ -4,7 +4,9 @@ import CUV
 extension UDPSocket {
     /// A datagram received through `datagrams()`: the bytes are copied, so it may be kept.
     public struct ReceivedDatagram: Sendable {
+        /// The payload.
         public let bytes: [UInt8]
+        /// Who sent it.
         public let sender: SocketAddress
     }
 
