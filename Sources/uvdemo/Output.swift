@@ -19,6 +19,12 @@ enum Output {
         text.withUTF8 { writeAll(UnsafeRawBufferPointer($0), to: STDOUT_FILENO) }
     }
 
+    /// A progress line on stderr that the next one overwrites (for terminals); empty clears it.
+    static func progress(_ text: String) {
+        var text = "\r\u{1B}[K" + text
+        text.withUTF8 { writeAll(UnsafeRawBufferPointer($0), to: STDERR_FILENO) }
+    }
+
     /// One line on stderr, prefixed with the program's name.
     static func error(_ message: String) {
         line("uvdemo: \(message)", to: STDERR_FILENO)

@@ -13,7 +13,7 @@ struct UVDemo: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            EchoServer.self, EchoClient.self, TimeServer.self, TimeClient.self, Resolve.self, Info.self,
+            EchoServer.self, EchoClient.self, TimeServer.self, TimeClient.self, Resolve.self, Info.self, Load.self,
         ]
     )
 
