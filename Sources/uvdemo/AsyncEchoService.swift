@@ -48,6 +48,8 @@ enum AsyncEchoService {
                 }
                 try await connection.shutdown()
             }
+        } catch let error as UVError where error == .connectionReset && !verbose {
+            // A client that resets is that client's business: logged with --verbose only.
         } catch {
             Output.error("\(error)")
         }

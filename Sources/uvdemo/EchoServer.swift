@@ -132,7 +132,8 @@ final class TCPEchoService {
                     if case .success = result, connection.state == .open { echo(on: connection) }
                 }
             case .failure(let error):
-                if error != .eof { Output.error("\(error)") }
+                // A client that resets is that client's business: logged with --verbose only.
+                if error != .eof && (verbose || error != .connectionReset) { Output.error("\(error)") }
                 finish(connection)
             }
         }
