@@ -144,3 +144,13 @@ public class Handle: @unchecked Sendable {
         return Unmanaged<T>.fromOpaque(handle.pointee.data)._withUnsafeGuaranteedRef(body)
     }
 }
+
+extension Handle {
+    /// Closes the handle and returns once libuv has let go of it (see `close(_:)`). It closes even in a
+    /// canceled task: cleanup must not be skipped, and a close always completes, quickly.
+    public func close() async {
+        await withUnsafeContinuation { (done: UnsafeContinuation<Void, Never>) in
+            loop.onLoopThread { [self] in close { done.resume() } }
+        }
+    }
+}

@@ -160,15 +160,6 @@ extension TCPConnection {
     }
 }
 
-extension Handle {
-    /// Closes the handle and returns once libuv has let go of it (see `close(_:)`).
-    public func close() async {
-        _ = try? await loop.suspend(
-            start: { [self] (wake: Wake<Void>) in close { wake.resume(.success(())) } },
-            cancel: { _ in })  // closing always completes, and quickly: let it
-    }
-}
-
 extension TCPListener {
     /// The connections this listener accepts, as an AsyncSequence; it ends when the listener closes.
     /// A connection is accepted only when asked for, so a consumer that lags leaves the rest waiting in
@@ -189,18 +180,6 @@ extension TCPListener {
                 try await listener.nextConnection()
             }
         }
-    }
-}
-
-extension Timer {
-    /// A timer that fires once and then closes itself.
-    static func once(after delay: Duration, on loop: Loop, _ fire: @escaping () -> Void) throws(UVError) -> Timer {
-        let timer = try Timer(on: loop)
-        timer.start(after: delay) {
-            timer.close()
-            fire()
-        }
-        return timer
     }
 }
 

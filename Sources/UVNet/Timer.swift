@@ -90,3 +90,15 @@ public final class Timer: Handle, @unchecked Sendable {
         return wholeMilliseconds + roundUp + 1
     }
 }
+
+extension Timer {
+    /// A timer that fires once and then closes itself.
+    static func once(after delay: Duration, on loop: Loop, _ fire: @escaping () -> Void) throws(UVError) -> Timer {
+        let timer = try Timer(on: loop)
+        timer.start(after: delay) {
+            timer.close()
+            fire()
+        }
+        return timer
+    }
+}

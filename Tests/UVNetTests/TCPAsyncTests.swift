@@ -213,6 +213,25 @@ struct TCPAsyncTests {
         }
     }
 
+    @Test("a canceled task still closes what it closes")
+    func closeWhenCanceled() throws {
+        try withLoop { loop in
+            let server = try EchoServerFixture(on: loop)
+            let state = try loop.run {
+                let connection = try await TCPConnection.connect(to: server.address, on: loop)
+                let closer = Task(executorPreference: loop.taskExecutor) {
+                    withUnsafeCurrentTask { $0?.cancel() }
+                    await connection.close()
+                    return connection.state
+                }
+                let state = await closer.value
+                await server.listener.close()
+                return state
+            }
+            #expect(state == .closed)
+        }
+    }
+
     @Test("withConnection closes the connection when its body throws")
     func scopedClose() throws {
         try withLoop { loop in
