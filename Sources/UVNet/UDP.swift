@@ -57,6 +57,9 @@ public final class UDPSocket: Handle, @unchecked Sendable {
     /// Receive counters.
     public private(set) var statistics = Statistics()
     private var datagramsInBatch = 0
+    /// `stopReceiving` came while libuv was handing over a recvmmsg batch: libuv's own stop would
+    /// drop the rest of the batch (read from the kernel already), so the stop waits for its end.
+    private var stopsAtBatchEnd = false
 
     /// Creates an unbound UDP socket that receives with `recvmmsg`.
     /// The corresponding C function is `uv_udp_init_ex` (with `UV_UDP_RECVMMSG`).
@@ -100,19 +103,27 @@ public final class UDPSocket: Handle, @unchecked Sendable {
             return handler(.failure(UVError.badFileDescriptor.during("receive UDP")))
         }
         onReceive = handler
+        stopsAtBatchEnd = false
         let rc = uv_udp_recv_start(udp, UDPSocket.allocate, UDPSocket.received)
-        if rc < 0 {
+        // Already receiving (a stop still waiting for its batch to end): the new handler takes over.
+        if rc < 0 && rc != UV_EALREADY.rawValue {
             onReceive = nil
             handler(.failure(UVError(rc, operation: "receive UDP")))
         }
     }
 
-    /// Stops delivering datagrams; the kernel queues (and then drops) what arrives meanwhile.
+    /// Stops delivering datagrams; the kernel queues (and then drops) what arrives meanwhile. Called
+    /// inside the receive callback, the datagrams libuv already read in the same batch are still
+    /// delivered (at most 19 more): stopping at once would lose them.
     /// The corresponding C function is `uv_udp_recv_stop`.
     public func stopReceiving() {
         loop.assertOnLoopThread()
         guard state == .open else { return }
-        uv_udp_recv_stop(udp)
+        if datagramsInBatch > 0 {
+            stopsAtBatchEnd = true
+        } else {
+            uv_udp_recv_stop(udp)
+        }
     }
 
     private static let allocate: uv_alloc_cb = { handle, _, buffer in
@@ -137,6 +148,10 @@ public final class UDPSocket: Handle, @unchecked Sendable {
         if flags & UV_UDP_MMSG_FREE.rawValue != 0 {
             // The end of one recvmmsg batch (libuv's cue to free the buffer; ours is the loop's).
             endBatch()
+            if stopsAtBatchEnd && state == .open {
+                stopsAtBatchEnd = false
+                uv_udp_recv_stop(udp)
+            }
             return
         }
         // No sender and no bytes: the socket had nothing after all. An empty datagram has a sender.

@@ -11,8 +11,8 @@ extension UDPSocket {
     }
 
     /// The datagrams this socket receives, as an AsyncSequence. At most `bufferLimit` wait for the
-    /// consumer; past that the socket stops receiving and the kernel queues (then drops, as UDP may)
-    /// until the consumer has taken half of them. Receive errors end the sequence by throwing.
+    /// consumer (plus the rest of the recvmmsg batch in hand, at most 19); past that the socket stops
+    /// receiving and the kernel queues (then drops, as UDP may) until the consumer has taken half of them. Receive errors end the sequence by throwing.
     public func datagrams(bufferLimit: Int = 1024) -> UDPDatagrams {
         UDPDatagrams(buffer: DatagramBuffer(socket: self, limit: max(1, bufferLimit)))
     }
@@ -33,6 +33,9 @@ public struct UDPDatagrams: AsyncSequence, Sendable {
     let buffer: DatagramBuffer
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(buffer: buffer) }
+
+    /// The most datagrams ever waiting here for the consumer (read it on the loop's thread).
+    public var peakBufferedDatagrams: Int { buffer.peakQueuedCount }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         let buffer: DatagramBuffer

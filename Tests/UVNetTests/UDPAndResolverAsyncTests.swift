@@ -41,20 +41,31 @@ struct UDPAndResolverAsyncTests {
             let receiver = try UDPSocket(on: loop)
             try receiver.bind(to: anyLocalPort)
             let sender = try UDPSocket(on: loop)
-            let received = try loop.run {
+            let (received, peak) = try loop.run {
                 let destination = try receiver.localAddress
                 for index in 0..<100 { sender.send(pattern(count: 32, seed: index), to: destination, completion: nil) }
-                var incoming = receiver.datagrams(bufferLimit: 8).makeAsyncIterator()
+                // Lost datagrams would leave the consumer waiting: closing the socket ends the sequence.
+                let watchdog = Task(executorPreference: loop.taskExecutor) {
+                    try await loop.sleep(for: .seconds(10))
+                    await receiver.close()
+                }
+                defer { watchdog.cancel() }
+                let datagrams = receiver.datagrams(bufferLimit: 8)
+                var incoming = datagrams.makeAsyncIterator()
                 var received = 0
                 while received < 100, try await incoming.next() != nil {
                     received += 1
+                    try await loop.sleep(for: .milliseconds(1))  // a consumer slower than the burst
                 }
                 await receiver.close()
                 await sender.close()
-                return received
+                return (received, datagrams.peakBufferedDatagrams)
             }
             // Loopback drops nothing here: the kernel held what the paused socket did not take.
             #expect(received == 100)
+            // Reading pauses past the limit, at the end of the recvmmsg batch it is in (20 at most).
+            #expect(peak >= 8, "the buffer never filled: the limit was not exercised")
+            #expect(peak <= 8 + 20, "buffered \(peak) datagrams")
         }
     }
 

@@ -115,6 +115,41 @@ struct UDPTests {
         }
     }
 
+    @Test("stopping inside the receive callback loses none of the datagrams libuv already read")
+    func stopMidBatch() throws {
+        try withLoop { loop in
+            let receiver = try UDPSocket(on: loop)
+            try receiver.bind(to: anyLocalPort)
+            let sender = try UDPSocket(on: loop)
+            let pause = try Timer(on: loop)
+            let burst = 40
+            for index in 0..<burst { sender.send(pattern(count: 50, seed: index), to: try receiver.localAddress) }
+            var received = 0
+            var handler: (UDPSocket.ReceiveResult) -> Void = { _ in }
+            handler = { result in
+                guard case .success = result else { return }
+                received += 1
+                if received == burst {
+                    receiver.close()
+                    sender.close()
+                    pause.close()
+                    return
+                }
+                // Stop after every datagram, even in the middle of a recvmmsg batch, and resume soon.
+                receiver.stopReceiving()
+                pause.start(after: .milliseconds(1)) { receiver.startReceiving(handler) }
+            }
+            receiver.startReceiving(handler)
+            let deadline = try Timer(on: loop)
+            deadline.unref()
+            deadline.start(after: .seconds(5)) { loop.stop() }
+            loop.run()
+            deadline.close()
+            #expect(received == burst)
+            #expect(receiver.statistics.largestBatch > 1, "the burst did not arrive in batches")
+        }
+    }
+
     @Test("an empty datagram is delivered as empty, with its sender")
     func emptyDatagram() throws {
         try withLoop { loop in

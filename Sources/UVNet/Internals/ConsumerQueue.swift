@@ -18,6 +18,8 @@ class ConsumerQueue<Item: Sendable>: @unchecked Sendable {
 
     /// Items waiting for the consumer.
     final var queuedCount: Int { items.count - head }
+    /// The most items that ever waited at once.
+    private(set) final var peakQueuedCount = 0
 
     /// The next item; nil at a clean end. On the loop's thread, with an item waiting, it does not suspend.
     @inline(__always)
@@ -45,6 +47,7 @@ class ConsumerQueue<Item: Sendable>: @unchecked Sendable {
             return waiter.resume(.success(item))
         }
         items.append(item)
+        peakQueuedCount = max(peakQueuedCount, queuedCount)
         didQueue(item)
     }
 
