@@ -31,7 +31,7 @@ public final class Signal: Handle, @unchecked Sendable {
         self.number = number
         self.callback = callback
         super.init(loop: loop, cType: uv_signal_t.self)
-        let signal = UnsafeMutableRawPointer(rawHandle).assumingMemoryBound(to: uv_signal_t.self)
+        let signal = rawHandle.cast(to: uv_signal_t.self)
         try uvCheck(uv_signal_init(loop.raw, signal), "watch signal", target: "\(number.rawValue)")
         didOpen()
         Signal.unblock(number)
@@ -56,6 +56,6 @@ public final class Signal: Handle, @unchecked Sendable {
     }
 
     private static let deliver: uv_signal_cb = { raw, _ in
-        Handle.from(raw, as: Signal.self).callback?()
+        Handle.callback(raw, as: Signal.self) { $0.callback?() }
     }
 }

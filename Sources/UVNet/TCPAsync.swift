@@ -132,7 +132,7 @@ extension TCPConnection {
                 }
                 if let timeout {
                     deadline.timer = try? Timer.once(after: timeout, on: loop) { [self] in
-                        wake.resume(.failure(UVError(UV_ETIMEDOUT.rawValue, operation: "write to", target: peerDescription,
+                        wake.resume(.failure(UVError(UV_ETIMEDOUT.rawValue, operation: "write to", target: peerName,
                                                      detail: "the peer took nothing for \(timeout)")))
                         closeWithReset()
                     }

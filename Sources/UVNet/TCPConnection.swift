@@ -36,19 +36,17 @@ public final class TCPConnection: Handle, @unchecked Sendable {
     }
 
     var tcp: UnsafeMutablePointer<uv_tcp_t> {
-        UnsafeMutableRawPointer(rawHandle).assumingMemoryBound(to: uv_tcp_t.self)
+        rawHandle.cast(to: uv_tcp_t.self)
     }
 
     var stream: UnsafeMutablePointer<uv_stream_t> {
-        UnsafeMutableRawPointer(rawHandle).assumingMemoryBound(to: uv_stream_t.self)
-    }
-
-    private var peerName: String? {
-        peer?.description
+        rawHandle.cast(to: uv_stream_t.self)
     }
 
     /// The peer as text for error messages, once known.
-    var peerDescription: String? { peerName }
+    var peerName: String? {
+        peer?.description
+    }
 
     // MARK: Connecting
 
@@ -72,12 +70,13 @@ public final class TCPConnection: Handle, @unchecked Sendable {
     }
 
     private static let connected: uv_connect_cb = { request, status in
-        let connection = Handle.from(request!.pointee.handle, as: TCPConnection.self)
+        let handle = request!.pointee.handle
         request!.deallocate()
-        let completion = connection.onConnect
-        connection.onConnect = nil
-        completion?(uvResult(status, "connect to", target: connection.peerName))
-        connection.runResumedTasks()
+        Handle.callback(handle, as: TCPConnection.self) { connection in
+            let completion = connection.onConnect
+            connection.onConnect = nil
+            completion?(uvResult(status, "connect to", target: connection.peerName))
+        }
     }
 
     /// Resolves `host` and connects to its addresses in the order the system gives, one after the other,
@@ -172,10 +171,7 @@ public final class TCPConnection: Handle, @unchecked Sendable {
     }
 
     private static let didRead: uv_read_cb = { stream, count, buffer in
-        Handle.with(stream, as: TCPConnection.self) {
-            $0.didRead(count, buffer!.pointee)
-            $0.runResumedTasks()
-        }
+        Handle.callback(stream, as: TCPConnection.self) { $0.didRead(count, buffer!.pointee) }
     }
 
     @inline(__always)
@@ -245,10 +241,11 @@ public final class TCPConnection: Handle, @unchecked Sendable {
 
     private static let wrote: uv_write_cb = { request, status in
         let completion = takeCompletion(request!.pointee.data, as: Result<Void, UVError>.self)
-        let connection = Handle.from(request!.pointee.handle, as: TCPConnection.self)
+        let handle = request!.pointee.handle
         QueuedBytes<uv_write_t>.free(request!)
-        completion?(uvResult(status, "write", target: connection.peerName))
-        connection.runResumedTasks()
+        Handle.callback(handle, as: TCPConnection.self) { connection in
+            completion?(uvResult(status, "write", target: connection.peerName))
+        }
     }
 
     /// Sends the bytes of an array (see `write(_:completion:)` for the buffer-pointer form).
@@ -290,10 +287,11 @@ public final class TCPConnection: Handle, @unchecked Sendable {
 
     private static let didShutdown: uv_shutdown_cb = { request, status in
         let completion = takeCompletion(request!.pointee.data, as: Result<Void, UVError>.self)
-        let connection = Handle.from(request!.pointee.handle, as: TCPConnection.self)
+        let handle = request!.pointee.handle
         request!.deallocate()
-        completion?(uvResult(status, "shut down", target: connection.peerName))
-        connection.runResumedTasks()
+        Handle.callback(handle, as: TCPConnection.self) { connection in
+            completion?(uvResult(status, "shut down", target: connection.peerName))
+        }
     }
 
     /// Closes at once with an RST instead of a FIN: queued writes are dropped (their completions get
@@ -301,7 +299,7 @@ public final class TCPConnection: Handle, @unchecked Sendable {
     /// is pending. The corresponding C function is `uv_tcp_close_reset`.
     public func closeWithReset(_ completion: (() -> Void)? = nil) {
         beginClosing(completion) { handle, closed in
-            let tcp = UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_tcp_t.self)
+            let tcp = handle.cast(to: uv_tcp_t.self)
             if uv_tcp_close_reset(tcp, closed) != 0 { uv_close(handle, closed) }
         }
     }

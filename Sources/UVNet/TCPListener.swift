@@ -81,11 +81,11 @@ public final class TCPListener: Handle, @unchecked Sendable {
     }
 
     private var tcp: UnsafeMutablePointer<uv_tcp_t> {
-        UnsafeMutableRawPointer(rawHandle).assumingMemoryBound(to: uv_tcp_t.self)
+        rawHandle.cast(to: uv_tcp_t.self)
     }
 
     private var stream: UnsafeMutablePointer<uv_stream_t> {
-        UnsafeMutableRawPointer(rawHandle).assumingMemoryBound(to: uv_stream_t.self)
+        rawHandle.cast(to: uv_stream_t.self)
     }
 
     /// The bound address, with the real port when bound to port 0.
@@ -97,15 +97,15 @@ public final class TCPListener: Handle, @unchecked Sendable {
     }
 
     private static let incoming: uv_connection_cb = { server, status in
-        let listener = Handle.from(server, as: TCPListener.self)
-        if status < 0 {
-            listener.acceptFailed(status)
-        } else if listener.backoff?.isPausing != true && listener.wantsConnection {
-            listener.acceptPending()
+        Handle.callback(server, as: TCPListener.self) { listener in
+            if status < 0 {
+                listener.acceptFailed(status)
+            } else {
+                // Left un-accepted (nobody asked yet, or a pause is on), libuv stops watching the
+                // socket until uv_accept: that is how the listener pushes back.
+                listener.takeHeldConnection()
+            }
         }
-        // Otherwise the connection stays un-accepted: libuv then stops watching the socket until
-        // uv_accept. That is how a pause (or a consumer that has not asked yet) pushes back.
-        listener.runResumedTasks()
     }
 
     /// Hands every connection from now on (and every accept error) to `handler`, on the loop's thread.
@@ -113,12 +113,17 @@ public final class TCPListener: Handle, @unchecked Sendable {
         loop.assertOnLoopThread()
         guard state == .open else { return }
         onConnection = handler
-        // One may already be waiting, un-accepted; libuv will not call again until it is taken.
-        if backoff?.isPausing != true, uv_stream_t.hasHeldConnection(stream) { acceptPending() }
+        takeHeldConnection()
     }
 
     private var wantsConnection: Bool {
         onConnection != nil || waiter != nil
+    }
+
+    /// Accepts the connection libuv holds un-accepted, if there is one, somebody wants it and no pause
+    /// is on: libuv does not call again (nor watch the socket) until it is taken.
+    private func takeHeldConnection() {
+        if backoff?.isPausing != true, wantsConnection, uv_stream_t.hasHeldConnection(stream) { acceptPending() }
     }
 
     /// Takes the connection libuv has waiting and hands it to the handler or the waiting task.
@@ -140,8 +145,6 @@ public final class TCPListener: Handle, @unchecked Sendable {
         } else if let waiter {
             self.waiter = nil
             waiter.resume(.success(connection))
-        } else {
-            connection.close()  // unreachable: accepted only when wanted
         }
     }
 
@@ -151,7 +154,7 @@ public final class TCPListener: Handle, @unchecked Sendable {
             start: { [self] wake in
                 guard state == .open else { return wake.resume(.success(nil)) }
                 waiter = wake
-                if backoff?.isPausing != true, uv_stream_t.hasHeldConnection(stream) { acceptPending() }
+                takeHeldConnection()
             },
             cancel: { [self] wake in
                 waiter = nil
@@ -174,19 +177,16 @@ public final class TCPListener: Handle, @unchecked Sendable {
         }
     }
 
-    /// After a pause: accept what waited (uv_accept also restarts watching) if descriptors are free again.
+    /// After a pause: once descriptors are free again, take what waited (uv_accept also restarts
+    /// watching) — but only for someone who wants it; otherwise it waits on, and libuv with it.
     private func resumeAccepting() {
         guard state == .open, let backoff else { return }
-        if uv_stream_t.hasHeldConnection(stream) {
-            guard backoff.resourcesAvailable() else {
-                backoff.pauseAgain { [unowned self] in self.resumeAccepting() }
-                return
-            }
-            backoff.resume()
-            acceptPending()
-        } else {
-            backoff.resume()
+        guard backoff.resourcesAvailable() else {
+            backoff.pauseAgain { [unowned self] in self.resumeAccepting() }
+            return
         }
+        backoff.resume()
+        takeHeldConnection()
     }
 
     override func willClose() {

@@ -20,7 +20,7 @@ public final class Timer: Handle, @unchecked Sendable {
     }
 
     private var timer: UnsafeMutablePointer<uv_timer_t> {
-        UnsafeMutableRawPointer(rawHandle).assumingMemoryBound(to: uv_timer_t.self)
+        rawHandle.cast(to: uv_timer_t.self)
     }
 
     /// Starts (or restarts) the timer: `callback` runs after `delay`, then every `interval` if one is given.
@@ -73,10 +73,7 @@ public final class Timer: Handle, @unchecked Sendable {
     }
 
     private static let fire: uv_timer_cb = { raw in
-        Handle.with(raw, as: Timer.self) {
-            $0.callback?()
-            $0.runResumedTasks()
-        }
+        Handle.callback(raw, as: Timer.self) { $0.callback?() }
     }
 
     /// Whole milliseconds, rounded up, plus one: the loop clock truncates to the millisecond, so

@@ -71,7 +71,7 @@ public final class UDPSocket: Handle, @unchecked Sendable {
     }
 
     private var udp: UnsafeMutablePointer<uv_udp_t> {
-        UnsafeMutableRawPointer(rawHandle).assumingMemoryBound(to: uv_udp_t.self)
+        rawHandle.cast(to: uv_udp_t.self)
     }
 
     /// Binds to `address` (port 0 picks a free port). The corresponding C function is `uv_udp_bind`.
@@ -133,10 +133,7 @@ public final class UDPSocket: Handle, @unchecked Sendable {
     }
 
     private static let received: uv_udp_recv_cb = { handle, count, buffer, sender, flags in
-        Handle.with(handle, as: UDPSocket.self) {
-            $0.received(count, buffer!.pointee, sender, flags)
-            $0.runResumedTasks()
-        }
+        Handle.callback(handle, as: UDPSocket.self) { $0.received(count, buffer!.pointee, sender, flags) }
     }
 
     @inline(__always)
@@ -235,8 +232,7 @@ public final class UDPSocket: Handle, @unchecked Sendable {
         let completion = takeCompletion(request!.pointee.data, as: Result<Void, UVError>.self)
         let socket = request!.pointee.handle
         QueuedBytes<uv_udp_send_t>.free(request!)
-        completion?(uvResult(status, "send UDP"))
-        Handle.with(socket, as: UDPSocket.self) { $0.runResumedTasks() }
+        Handle.callback(socket, as: UDPSocket.self) { _ in completion?(uvResult(status, "send UDP")) }
     }
 
     private func withOptionalSockAddr<R>(_ address: SocketAddress?, _ body: (UnsafePointer<sockaddr>?) -> R) -> R {

@@ -37,8 +37,8 @@ final class JobQueue: @unchecked Sendable {
         wakeup.pointee.data = nil
         idle.pointee.data = nil
         // Neither keeps the loop running by itself: a loop with nothing else to do may end.
-        uv_unref(UnsafeMutableRawPointer(wakeup).assumingMemoryBound(to: uv_handle_t.self))
-        uv_unref(UnsafeMutableRawPointer(idle).assumingMemoryBound(to: uv_handle_t.self))
+        uv_unref(wakeup.cast(to: uv_handle_t.self))
+        uv_unref(idle.cast(to: uv_handle_t.self))
     }
 
     /// Adds work from the loop's thread.
@@ -109,7 +109,7 @@ final class JobQueue: @unchecked Sendable {
     /// While kept alive, the loop runs even with nothing else to do (work may come from other threads).
     func keepAlive(_ on: Bool) {
         keepAliveCount += on ? 1 : -1
-        let handle = UnsafeMutableRawPointer(wakeup).assumingMemoryBound(to: uv_handle_t.self)
+        let handle = wakeup.cast(to: uv_handle_t.self)
         if keepAliveCount > 0 { uv_ref(handle) } else { uv_unref(handle) }
     }
 
@@ -118,8 +118,8 @@ final class JobQueue: @unchecked Sendable {
         guard !isClosed else { return }
         isClosed = true
         remote.withLock { $0 = nil }
-        uv_close(UnsafeMutableRawPointer(wakeup).assumingMemoryBound(to: uv_handle_t.self)) { UnsafeMutableRawPointer($0)?.deallocate() }
-        uv_close(UnsafeMutableRawPointer(idle).assumingMemoryBound(to: uv_handle_t.self)) { UnsafeMutableRawPointer($0)?.deallocate() }
+        uv_close(wakeup.cast(to: uv_handle_t.self)) { UnsafeMutableRawPointer($0)?.deallocate() }
+        uv_close(idle.cast(to: uv_handle_t.self)) { UnsafeMutableRawPointer($0)?.deallocate() }
     }
 
     private static let wokenUp: uv_async_cb = { handle in
