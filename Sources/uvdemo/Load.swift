@@ -37,7 +37,7 @@ struct Load: ParsableCommand {
         } else {
             TCPLoad.start(run, host: host, port: port, connections: connections)
         }
-        try run.start(progress: isatty(STDERR_FILENO) != 0)
+        try run.start(progress: Output.isTerminal(STDERR_FILENO))
         loop.run()
         try loop.close()
         let report = run.report(connections: connections, udp: udp)

@@ -13,7 +13,9 @@ struct UVDemo: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            EchoServer.self, EchoClient.self, TimeServer.self, TimeClient.self, Resolve.self, Info.self, Load.self,
+            Tour.self,
+            EchoServer.self, EchoClient.self, TimeServer.self, TimeClient.self, Resolve.self, Info.self, Fetch.self, Serve.self,
+            Load.self,
         ]
     )
 

@@ -1,0 +1,76 @@
+// A file replaced all at once: written under a temporary name beside it and renamed over it only when
+// complete, so a reader (or a failed download) never sees half of it.
+import Glibc
+
+final class AtomicFile {
+    let path: String
+    private let temporaryPath: String
+    private var descriptor: CInt
+    private var isFinished = false
+
+    /// Creates the temporary file beside `path`; nothing at `path` changes until `commit()`.
+    init(replacing path: String) throws(DemoFailure) {
+        self.path = path
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[...$0]) } ?? ""
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        guard !name.isEmpty else { throw .usage("'\(path)' names a directory, not a file") }
+        var template = Array("\(directory).\(name).XXXXXX".utf8CString)
+        descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard descriptor >= 0 else { throw Self.failure("cannot create a file in '\(directory.isEmpty ? "." : directory)'") }
+        temporaryPath = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // mkstemp makes the file 0600; give it what the file it replaces had, or what a new file gets.
+        var existing = stat()
+        let mode = stat(path, &existing) == 0 ? existing.st_mode & 0o7777 : 0o666 & ~Self.umaskValue
+        fchmod(descriptor, mode)
+    }
+
+    deinit { discard() }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws(DemoFailure) {
+        var rest = bytes
+        while let base = rest.baseAddress, !rest.isEmpty {
+            let written = Glibc.write(descriptor, base, rest.count)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw Self.failure("cannot write '\(temporaryPath)'")
+            }
+            rest = UnsafeRawBufferPointer(rebasing: rest[written...])
+        }
+    }
+
+    /// Puts the complete file in place of `path`.
+    func commit() throws(DemoFailure) {
+        guard !isFinished else { return }
+        guard close(descriptor) == 0 else {
+            let failure = Self.failure("cannot write '\(temporaryPath)'")
+            discard()
+            throw failure
+        }
+        isFinished = true
+        guard rename(temporaryPath, path) == 0 else {
+            let failure = Self.failure("cannot rename '\(temporaryPath)' to '\(path)'")
+            unlink(temporaryPath)
+            throw failure
+        }
+    }
+
+    /// Removes the temporary file; `path` stays as it was.
+    func discard() {
+        guard !isFinished else { return }
+        isFinished = true
+        close(descriptor)
+        unlink(temporaryPath)
+    }
+
+    private static func failure(_ what: String) -> DemoFailure {
+        DemoFailure(message: "\(what): \(String(cString: strerror(errno)))", exitCode: DemoFailure.networkFailure)
+    }
+
+    /// The process's umask (reading it means setting it, so it is set straight back).
+    private static var umaskValue: mode_t {
+        let mask = umask(0o022)
+        umask(mask)
+        return mask
+    }
+}

@@ -1,0 +1,78 @@
+// The files the tour serves and fetches: an 8 MiB file of pseudo-random bytes, known by its SHA-256,
+// and a directory with an index page.
+import Crypto
+import Glibc
+
+struct TourDownload {
+    static let size = 8 << 20
+    static let indexPage = "<!doctype html><title>uvdemo tour</title><p>served by uvdemo serve</p>\n"
+
+    let name = "tour.bin"
+    let digest: [UInt8]
+
+    /// Writes the files into `directory`.
+    init(in directory: String) throws {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var bytes = [UInt8](repeating: 0, count: Self.size)
+        for index in bytes.indices {
+            // xorshift64: fast, and enough to make every byte of the file matter.
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            bytes[index] = UInt8(truncatingIfNeeded: state)
+        }
+        try Self.write(bytes, to: directory + "/" + name)
+        guard mkdir(directory + "/pages", 0o755) == 0 else { throw TourFailure("mkdir: \(String(cString: strerror(errno)))") }
+        try Self.write(Array(Self.indexPage.utf8), to: directory + "/pages/index.html")
+        digest = Array(SHA256.hash(data: bytes))
+    }
+
+    static func digest(of path: String) throws -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw TourFailure("\(path): \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        var hash = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress!, $0.count) }
+            guard count > 0 else { break }
+            hash.update(data: buffer[..<count])
+        }
+        return Array(hash.finalize())
+    }
+
+    private static func write(_ bytes: [UInt8], to path: String) throws {
+        let file = try AtomicFile(replacing: path)
+        try bytes.withUnsafeBytes { try file.write($0) }
+        try file.commit()
+    }
+}
+
+/// A directory under /tmp, removed with everything in it when this goes away.
+final class TemporaryDirectory {
+    let path: String
+
+    init() throws(DemoFailure) {
+        var template = Array("/tmp/uvdemo-tour.XXXXXX".utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+            throw DemoFailure(message: "cannot create a directory in /tmp: \(String(cString: strerror(errno)))",
+                              exitCode: DemoFailure.networkFailure)
+        }
+        path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    deinit { remove(path) }
+
+    private func remove(_ path: String) {
+        if let directory = opendir(path) {
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                guard name != "." && name != ".." else { continue }
+                let child = path + "/" + name
+                if entry.pointee.d_type == UInt8(DT_DIR) { remove(child) } else { unlink(child) }
+            }
+            closedir(directory)
+        }
+        rmdir(path)
+    }
+}
