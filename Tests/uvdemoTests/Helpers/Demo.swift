@@ -36,6 +36,13 @@ final class Demo {
         process.standardOutput = stdoutPipe
         process.standardError = stderrPipe
         process.standardInput = stdinPipe
+        // A child inherits this thread's signal mask, and test threads may run with signals blocked (libuv
+        // blocks them in threads it starts): spawn with none blocked, or SIGTERM and nc's timers never arrive.
+        var none = sigset_t()
+        var previous = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         try process.run()
     }
 
