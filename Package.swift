@@ -44,7 +44,9 @@ let package = Package(
         ),
         .testTarget(
             name: "uvdemoTests",
-            dependencies: ["uvdemo"]
+            dependencies: ["uvdemo"],
+            // The libFuzzer entry and its seed corpus are built only by scripts/fuzz.
+            exclude: ["Fuzz"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -39,7 +39,19 @@ struct Fetch: ParsableCommand {
             version: http1_0 ? .http1_0 : .http1_1, include: include, verbose: verbose)
         let loop = try Loop()
         let output = output
-        try loop.run { try await client.fetch(start, to: output, on: loop) }
+        do {
+            try loop.run {
+                // SIGINT or SIGTERM cancels the fetch, so a partial download is removed like any failure.
+                let fetch = Task(executorPreference: loop.taskExecutor) { try await client.fetch(start, to: output, on: loop) }
+                let signals = try [Signal.Number.interrupt, .terminate].map { number in
+                    try Signal(number, on: loop) { fetch.cancel() }
+                }
+                defer { signals.forEach { $0.close() } }
+                try await fetch.value
+            }
+        } catch is CancellationError {
+            throw DemoFailure(message: "interrupted; nothing was saved", exitCode: DemoFailure.networkFailure)
+        }
         try loop.close()
     }
 }

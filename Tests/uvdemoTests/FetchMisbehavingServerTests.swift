@@ -35,6 +35,9 @@ let rawResponseServer = """
         elif path == "/slow-headers":
             c.sendall(b"HTTP/1.1 200 OK\\r\\n")
             time.sleep(5)
+        elif path == "/stall":
+            c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 1000000\\r\\n\\r\\n" + b"s" * 100000)
+            time.sleep(10)
         elif path == "/reset":
             c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 1000000\\r\\n\\r\\n" + b"y" * 100000)
             time.sleep(0.3)
@@ -126,6 +129,31 @@ struct FetchMisbehavingServerTests {
         #expect(fetched.stderr.contains("connection reset") || fetched.stderr.contains("after 100000 of 1000000"), "\(fetched.stderr)")
         #expect(try Data(contentsOf: saved) == Data("previous download".utf8))
         #expect(try scratchFiles() == ["download.bin"])
+    }
+
+    @Test("SIGINT mid-body: exit 3, the temporary file removed, the old file intact")
+    func interrupted() throws {
+        let saved = scratch.appendingPathComponent("partial.bin")
+        try Data("keep me".utf8).write(to: saved)
+        let fetch = try Demo(["fetch", "\(url)/stall", "-o", saved.path])
+        // Wait until the temporary file holds the first 100,000 bytes, then interrupt.
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let partial = try scratchFiles().filter { $0 != "partial.bin" }
+            if let name = partial.first,
+                let size = try FileManager.default.attributesOfItem(atPath: scratch.appendingPathComponent(name).path)[.size] as? Int,
+                size == 100_000
+            {
+                break
+            }
+            usleep(10_000)
+        }
+        fetch.signal(SIGINT)
+        let ended = fetch.wait()
+        #expect(ended.status == 3)
+        #expect(ended.stderr == "uvdemo: interrupted; nothing was saved\n")
+        #expect(try Data(contentsOf: saved) == Data("keep me".utf8))
+        #expect(try scratchFiles() == ["partial.bin"])
     }
 
     @Test("an IPv6 literal reaches a server on ::1")

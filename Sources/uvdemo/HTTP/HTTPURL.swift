@@ -39,7 +39,7 @@ struct HTTPURL: Equatable, CustomStringConvertible {
         guard text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw invalid("it contains a space, a control character or a non-ASCII character")
         }
-        guard let separator = text.range(of: "://") else { throw invalid("it is not an absolute http:// URL") }
+        guard let separator = text.firstRange(of: "://") else { throw invalid("it is not an absolute http:// URL") }
         let scheme = text[..<separator.lowerBound].lowercased()
         guard scheme == "http" else {
             guard !scheme.isEmpty, scheme.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }) else {
