@@ -28,7 +28,7 @@ extension Loop {
         let wake = Wake<Value>()
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
-                onLoopThread {
+                @Sendable func begin() {
                     wake.continuation = continuation
                     if wake.canceledEarly {
                         wake.resume(.failure(CancellationError()))
@@ -36,6 +36,9 @@ extension Loop {
                         start(wake)
                     }
                 }
+                // Called directly on the loop's thread (the common case, as when a task reads): only
+                // the hop from another thread needs an escaping closure, and so an allocation.
+                if isOnLoopThread { begin() } else { onLoopThread { begin() } }
             }
         } onCancel: {
             onLoopThread {
