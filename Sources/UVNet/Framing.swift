@@ -58,9 +58,9 @@ public struct DelimiterFramer: Framer {
             } else {
                 try checkLength(partial.count + piece.count)
                 partial.append(contentsOf: piece)
-                let frame = partial
-                partial.removeAll(keepingCapacity: true)
-                try frame.withUnsafeBytes { try onFrame($0) }
+                // Handed over in place and then cleared: a copy would make the clearing allocate.
+                defer { partial.removeAll(keepingCapacity: true) }
+                try partial.withUnsafeBytes { try onFrame($0) }
             }
             rest = rest[(end + 1)...]
         }
@@ -123,9 +123,10 @@ public struct LengthPrefixFramer: Framer {
             partial.append(contentsOf: rest.prefix(take))
             rest = rest.dropFirst(take)
             if partial.count < total { return }
-            let frame = partial
-            partial.removeAll(keepingCapacity: true)
-            try frame.withUnsafeBytes { try onFrame(UnsafeRawBufferPointer(rebasing: $0[prefix.rawValue...])) }
+            do {
+                defer { partial.removeAll(keepingCapacity: true) }
+                try partial.withUnsafeBytes { try onFrame(UnsafeRawBufferPointer(rebasing: $0[prefix.rawValue...])) }
+            }
         }
         // Then every frame that lies whole in this piece, without copying.
         while let total = try wholeLength(of: rest), rest.count >= total {

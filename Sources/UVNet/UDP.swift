@@ -184,7 +184,8 @@ public final class UDPSocket: Handle, @unchecked Sendable {
     /// The corresponding C functions are `uv_udp_try_send` and `uv_udp_send`.
     public func send(_ bytes: UnsafeRawBufferPointer, to address: SocketAddress?, completion: Completion? = nil) {
         loop.assertOnLoopThread()
-        let target = address.map { "\($0)" }
+        // Named only when an error needs it: formatting the address on every send would cost each datagram.
+        var target: String { address.map { "\($0)" } ?? "connected peer" }
         guard state == .open else {
             completion?(.failure(UVError.badFileDescriptor.during("send UDP to", target: target)))
             return
@@ -197,7 +198,7 @@ public final class UDPSocket: Handle, @unchecked Sendable {
         } else if rc == UV_EAGAIN.rawValue {
             enqueue(bytes, to: address, completion: completion)
         } else {
-            completion?(.failure(UVError(rc, operation: "send UDP to", target: target ?? "connected peer")))
+            completion?(.failure(UVError(rc, operation: "send UDP to", target: target)))
         }
     }
 

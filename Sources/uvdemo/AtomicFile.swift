@@ -17,7 +17,10 @@ final class AtomicFile {
         guard !name.isEmpty else { throw .usage("'\(path)' names a directory, not a file") }
         var template = Array("\(directory).\(name).XXXXXX".utf8CString)
         descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard descriptor >= 0 else { throw Self.failure("cannot create a file in '\(directory.isEmpty ? "." : directory)'") }
+        guard descriptor >= 0 else {
+            // A directory that is missing or not writable is the user's to fix.
+            throw Self.failure("cannot create a file in '\(directory.isEmpty ? "." : directory)'", exitCode: DemoFailure.badUsage)
+        }
         temporaryPath = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
         // mkstemp makes the file 0600; give it what the file it replaces had, or what a new file gets.
         var existing = stat()
@@ -26,6 +29,15 @@ final class AtomicFile {
     }
 
     deinit { discard() }
+
+    /// Fails, as `init` would, when the directory that is to hold `path` is missing or not writable:
+    /// checked before any work whose result would then have nowhere to go.
+    static func checkDirectory(of path: String) throws(DemoFailure) {
+        let directory = path.lastIndex(of: "/").map { String(path[...$0]) } ?? "."
+        guard access(directory, W_OK | X_OK) == 0 else {
+            throw failure("cannot create a file in '\(directory)'", exitCode: DemoFailure.badUsage)
+        }
+    }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(DemoFailure) {
         var rest = bytes
@@ -63,8 +75,8 @@ final class AtomicFile {
         unlink(temporaryPath)
     }
 
-    private static func failure(_ what: String) -> DemoFailure {
-        DemoFailure(message: "\(what): \(String(cString: strerror(errno)))", exitCode: DemoFailure.networkFailure)
+    private static func failure(_ what: String, exitCode: Int32 = DemoFailure.networkFailure) -> DemoFailure {
+        DemoFailure(message: "\(what): \(String(cString: strerror(errno)))", exitCode: exitCode)
     }
 
     /// The process's umask (reading it means setting it, so it is set straight back).

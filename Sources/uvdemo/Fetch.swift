@@ -34,6 +34,7 @@ struct Fetch: ParsableCommand {
         } catch {
             throw DemoFailure.usage("\(error)")
         }
+        if let output { try AtomicFile.checkDirectory(of: output) }
         let client = HTTPClient(
             timeout: .milliseconds(Int(timeout * 1000)), maxRedirects: maxRedirects,
             version: http1_0 ? .http1_0 : .http1_1, include: include, verbose: verbose)

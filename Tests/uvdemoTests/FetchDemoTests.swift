@@ -123,6 +123,14 @@ struct FetchDemoTests {
         #expect(fetched.stdout == "")
     }
 
+    @Test("-o into a missing directory is exit 2, before anything is sent")
+    func missingDirectory() throws {
+        let port = try freePort()
+        let fetched = try Demo.run(["fetch", "http://127.0.0.1:\(port)/", "-o", "/nonexistent-uvnet/file"])
+        #expect(fetched.status == 2, "a refused connection would be exit 3: the check comes first")
+        #expect(fetched.stderr == "uvdemo: cannot create a file in '/nonexistent-uvnet/': No such file or directory\n")
+    }
+
     @Test("a refused connection is exit 3 naming the host")
     func refused() throws {
         let port = try freePort()

@@ -1,0 +1,45 @@
+// SwiftNIO's take on the echo server, for Benchmarks/compare --nio: the usual NIO shape (a handler that
+// writes back what it reads and flushes at the end of each read burst), one event loop, like uvdemo's.
+// Prints `listening on HOST:PORT` as every uvdemo server does; exits 0 on SIGTERM.
+import Glibc
+import NIOCore
+import NIOPosix
+
+final class EchoHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.write(data, promise: nil)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}
+
+// SIGTERM ends the server at once; unblocked first, since a parent may have started us with it blocked.
+signal(SIGTERM) { _ in _exit(0) }
+var terminate = sigset_t()
+sigemptyset(&terminate)
+sigaddset(&terminate, SIGTERM)
+pthread_sigmask(SIG_UNBLOCK, &terminate, nil)
+let port = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 0 : 0
+let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+let channel = try ServerBootstrap(group: group)
+    .serverChannelOption(.backlog, value: 256)
+    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+    .childChannelInitializer { channel in
+        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(EchoHandler()) }
+    }
+    .bind(host: "127.0.0.1", port: port)
+    .wait()
+// Written straight to the descriptor: the compare script reads it from a pipe, where stdio would buffer.
+let line = "listening on 127.0.0.1:\(channel.localAddress?.port ?? 0)\n"
+_ = line.withCString { write(STDOUT_FILENO, $0, strlen($0)) }
+try channel.closeFuture.wait()
