@@ -15,13 +15,11 @@ final class AtomicFile {
         let directory = slash.map { String(path[...$0]) } ?? ""
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
         guard !name.isEmpty else { throw .usage("'\(path)' names a directory, not a file") }
-        var template = Array("\(directory).\(name).XXXXXX".utf8CString)
-        descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        (descriptor, temporaryPath) = SystemFiles.makeUnique("\(directory).\(name).XXXXXX") { mkstemp($0) }
         guard descriptor >= 0 else {
             // A directory that is missing or not writable is the user's to fix.
-            throw Self.failure("cannot create a file in '\(directory.isEmpty ? "." : directory)'", exitCode: DemoFailure.badUsage)
+            throw .system("create a file in", directory.isEmpty ? "." : directory, exitCode: DemoFailure.badUsage)
         }
-        temporaryPath = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
         // mkstemp makes the file 0600; give it what the file it replaces had, or what a new file gets.
         var existing = stat()
         let mode = stat(path, &existing) == 0 ? existing.st_mode & 0o7777 : 0o666 & ~Self.umaskValue
@@ -35,33 +33,25 @@ final class AtomicFile {
     static func checkDirectory(of path: String) throws(DemoFailure) {
         let directory = path.lastIndex(of: "/").map { String(path[...$0]) } ?? "."
         guard access(directory, W_OK | X_OK) == 0 else {
-            throw failure("cannot create a file in '\(directory)'", exitCode: DemoFailure.badUsage)
+            throw .system("create a file in", directory, exitCode: DemoFailure.badUsage)
         }
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(DemoFailure) {
-        var rest = bytes
-        while let base = rest.baseAddress, !rest.isEmpty {
-            let written = Glibc.write(descriptor, base, rest.count)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw Self.failure("cannot write '\(temporaryPath)'")
-            }
-            rest = UnsafeRawBufferPointer(rebasing: rest[written...])
-        }
+        guard SystemFiles.writeAll(bytes, to: descriptor) else { throw .system("write", temporaryPath) }
     }
 
     /// Puts the complete file in place of `path`.
     func commit() throws(DemoFailure) {
         guard !isFinished else { return }
         guard close(descriptor) == 0 else {
-            let failure = Self.failure("cannot write '\(temporaryPath)'")
+            let failure = DemoFailure.system("write", temporaryPath)
             discard()
             throw failure
         }
         isFinished = true
         guard rename(temporaryPath, path) == 0 else {
-            let failure = Self.failure("cannot rename '\(temporaryPath)' to '\(path)'")
+            let failure = DemoFailure.system("rename \(temporaryPath) to", path)
             unlink(temporaryPath)
             throw failure
         }
@@ -73,10 +63,6 @@ final class AtomicFile {
         isFinished = true
         close(descriptor)
         unlink(temporaryPath)
-    }
-
-    private static func failure(_ what: String, exitCode: Int32 = DemoFailure.networkFailure) -> DemoFailure {
-        DemoFailure(message: "\(what): \(String(cString: strerror(errno)))", exitCode: exitCode)
     }
 
     /// The process's umask (reading it means setting it, so it is set straight back).

@@ -17,13 +17,9 @@ final class CapturedOutput {
     var standardError: String { Self.contents(of: streams.standardError) }
 
     private static func anonymousFile() throws(DemoFailure) -> CInt {
-        var template = Array("/tmp/uvdemo-output.XXXXXX".utf8CString)
-        let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard descriptor >= 0 else {
-            throw DemoFailure(message: "cannot create a file in /tmp: \(String(cString: strerror(errno)))",
-                              exitCode: DemoFailure.networkFailure)
-        }
-        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        let (descriptor, path) = SystemFiles.makeUnique("/tmp/uvdemo-output.XXXXXX") { mkstemp($0) }
+        guard descriptor >= 0 else { throw .system("create a file in", "/tmp") }
+        unlink(path)
         return descriptor
     }
 

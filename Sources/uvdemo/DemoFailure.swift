@@ -1,4 +1,5 @@
 // Why a demo failed, as the one stderr line and the exit code the demos promise.
+import Glibc
 import UVNet
 
 /// A failure a demo reports and exits on.
@@ -29,10 +30,10 @@ struct DemoFailure: Error {
         return DemoFailure(message: "\(error)", exitCode: code)
     }
 
-    /// Checks a port given on the command line.
-    static func port(_ port: Int) throws(DemoFailure) -> Int {
-        guard (0...65535).contains(port) else { throw .usage("port \(port) is not in 0...65535") }
-        return port
+    /// The failure a system call left in errno, named as every UVNet error is:
+    /// `create a file in /tmp/x/: no such file or directory (ENOENT)`.
+    static func system(_ operation: String, _ target: String, exitCode: Int32 = networkFailure) -> DemoFailure {
+        DemoFailure(message: "\(UVError(-errno, operation: operation, target: target))", exitCode: exitCode)
     }
 
     /// Parses `host` and `port` given on the command line, failing with a usage error.

@@ -28,8 +28,7 @@ final class DownloadProgress {
     }
 
     private func draw(at now: ContinuousClock.Instant) {
-        let seconds = max(Double((now - start).components.attoseconds) / 1e18 + Double((now - start).components.seconds), 0.001)
-        let rate = Double(received) / seconds
+        let rate = Double(received) / max((now - start).seconds, 0.001)
         var line = Self.size(received)
         if let expected, expected > 0 {
             let fraction = min(Double(received) / Double(expected), 1)

@@ -32,23 +32,14 @@ struct EchoServer: ParsableCommand {
     func run() throws {
         let address = try DemoFailure.address(host: host, port: port)
         if loops > 1 {
-            do {
-                return try GroupEchoServer.serve(
-                    loopCount: loops, at: address, api: api, lines: lines, secret: secret, verbose: verbose)
-            } catch let error as UVError {
-                throw DemoFailure.network(error)
-            }
+            return try GroupEchoServer.serve(
+                loopCount: loops, at: address, api: api, lines: lines, secret: secret, verbose: verbose)
         }
         let loop = try Loop()
-        do {
-            switch (transport, api) {
-            case (.tcp, .callback): try serveTCP(on: loop, at: address)
-            case (.tcp, .async):
-                try AsyncEchoService.serve(on: loop, at: address, lines: lines, secret: secret, verbose: verbose)
-            case (.udp, _): try serveUDP(on: loop, at: address)
-            }
-        } catch let error as UVError {
-            throw DemoFailure.network(error)
+        switch (transport, api) {
+        case (.tcp, .callback): try serveTCP(on: loop, at: address)
+        case (.tcp, .async): try AsyncEchoService.serve(on: loop, at: address, lines: lines, secret: secret, verbose: verbose)
+        case (.udp, _): try serveUDP(on: loop, at: address)
         }
         loop.run()
         try loop.close()

@@ -117,7 +117,7 @@ struct FileService: Sendable {
             let read = chunk.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress!, wanted, off_t(offset)) }
             guard read > 0 else {
                 // The file shrank under us: the promised length cannot be kept, so the connection ends.
-                Output.error("\(path): \(read < 0 ? String(cString: strerror(errno)) : "shorter than its size")")
+                Output.error(read < 0 ? "\(UVError(-errno, operation: "read", target: path))" : "\(path): shorter than its size")
                 connection.closeWithReset()
                 return false
             }

@@ -49,7 +49,8 @@ struct HTTPClient: Sendable {
         do {
             connection = try await TCPConnection.connect(host: url.host, port: url.port, on: loop, timeout: timeout)
         } catch let error as UVError {
-            throw failure(url, "cannot connect: \(error)")
+            // The error names the operation and the address already: "connect to 127.0.0.1:80: …".
+            throw DemoFailure(message: "\(error)", exitCode: DemoFailure.networkFailure)
         }
         do {
             if verbose { Output.log("connected to \((try? connection.remoteAddress)?.description ?? url.hostHeader)") }

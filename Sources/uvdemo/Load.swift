@@ -161,7 +161,7 @@ final class LoadRun {
 
     func report(connections: Int, udp: Bool) -> Report {
         let elapsed = (stopped ?? clock.now) - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.seconds
         let rate = Double(messages) / seconds
         let mebibytes = rate * Double(pattern.size) / 1_048_576
         func micros(_ percentile: Double) -> Double { Double(latency.valueAtPercentile(percentile)) / 1000 }

@@ -75,15 +75,8 @@ enum Output {
     }
 
     private static func writeAll(_ bytes: UnsafeRawBufferPointer, to descriptor: CInt) {
-        var rest = bytes
-        while let base = rest.baseAddress, !rest.isEmpty {
-            let written = Glibc.write(descriptor, base, rest.count)
-            if written < 0 {
-                if errno == EINTR { continue }
-                return  // stdout closed under us (a pipe reader went away): nothing left to tell.
-            }
-            rest = UnsafeRawBufferPointer(rebasing: rest[written...])
-        }
+        // A failure means stdout closed under us (a pipe reader went away): nothing left to tell.
+        _ = SystemFiles.writeAll(bytes, to: descriptor)
     }
 }
 

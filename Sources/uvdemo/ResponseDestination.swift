@@ -8,7 +8,6 @@ final class ResponseDestination {
     private var head: HTTPResponseHead?
     private var file: AtomicFile?
     private var progress: DownloadProgress?
-    private var isDelivering = false
 
     init(path: String?, include: Bool) {
         self.path = path
@@ -18,7 +17,6 @@ final class ResponseDestination {
     /// The final response's head has arrived: decides whether its body is delivered, and starts.
     func begin(_ head: HTTPResponseHead, framing: HTTPBodyFraming) throws {
         self.head = head
-        isDelivering = head.isSuccess || include
         guard isDelivering else { return }
         if let path {
             file = try AtomicFile(replacing: path)
@@ -37,6 +35,9 @@ final class ResponseDestination {
             try text.withUTF8 { try write(UnsafeRawBufferPointer($0), countsAsBody: false) }
         }
     }
+
+    /// Whether the body goes anywhere: a success's always, an error's only with the head (--include).
+    private var isDelivering: Bool { head.map { $0.isSuccess || include } ?? false }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         try write(bytes, countsAsBody: true)

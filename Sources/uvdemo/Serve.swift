@@ -18,14 +18,9 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         let files = try StaticFiles(root: root)
-        let address = try DemoFailure.address(host: host, port: try DemoFailure.port(port))
+        let address = try DemoFailure.address(host: host, port: port)
         let loop = try Loop()
-        let listener: TCPListener
-        do {
-            listener = try TCPListener(on: loop, address: address)
-        } catch {
-            throw DemoFailure.network(error)
-        }
+        let listener = try TCPListener(on: loop, address: address)
         let open = OpenConnections()
         try GracefulShutdown.onSignals(on: loop, stopAccepting: { listener.close() }, finish: { open.endReadingAll() })
         Output.listening(on: try listener.localAddress)

@@ -17,9 +17,7 @@ final class ServerThread {
         self.name = name
         output = try CapturedOutput()
         var ends: [CInt] = [0, 0]
-        guard pipe(&ends) == 0 else {
-            throw DemoFailure(message: "pipe: \(String(cString: strerror(errno)))", exitCode: DemoFailure.networkFailure)
-        }
+        guard pipe(&ends) == 0 else { throw .system("create a pipe for", name) }
         let (readEnd, writeEnd) = (ends[0], ends[1])
         var streams = output.streams
         streams.standardOutput = writeEnd

@@ -21,7 +21,7 @@ struct StaticFiles: Sendable {
     let root: String
 
     init(root: String) throws(DemoFailure) {
-        guard let real = Self.realPath(root) else { throw .usage("--root '\(root)': \(String(cString: strerror(errno)))") }
+        guard let real = Self.realPath(root) else { throw .system("--root", root, exitCode: DemoFailure.badUsage) }
         var status = stat()
         guard stat(real, &status) == 0, status.st_mode & S_IFMT == S_IFDIR else {
             throw .usage("--root '\(root)' is not a directory")

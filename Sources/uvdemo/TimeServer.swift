@@ -21,13 +21,9 @@ struct TimeServer: ParsableCommand {
     func run() throws {
         let address = try DemoFailure.address(host: host, port: port)
         let loop = try Loop()
-        do {
-            switch transport {
-            case .udp: try serveUDP(on: loop, at: address)
-            case .tcp: try serveTCP(on: loop, at: address)
-            }
-        } catch {
-            throw DemoFailure.network(error)
+        switch transport {
+        case .udp: try serveUDP(on: loop, at: address)
+        case .tcp: try serveTCP(on: loop, at: address)
         }
         loop.run()
         try loop.close()

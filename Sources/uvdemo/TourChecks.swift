@@ -13,25 +13,21 @@ struct TourChecks {
 
     private var rows: [Row] = []
     private var servers: [ServerThread] = []
-    private var failedServers: [String: String] = [:]
 
     var count: Int { rows.count }
     var failures: Int { rows.filter { !$0.passed }.count }
 
-    /// Starts a server demo; nil (and a failed line in the table for each check that needs it) if it did not start.
-    mutating func start<Command: ParsableCommand>(_ name: String, _ command: Command.Type, _ arguments: [String]) -> ServerThread? {
-        do {
-            let server = try ServerThread(name, command, arguments)
-            servers.append(server)
-            return server
-        } catch {
-            failedServers[name] = error.message
-            return nil
-        }
+    /// Starts a server demo. If it did not start, every check that needs it fails with the reason.
+    mutating func start<Command: ParsableCommand>(
+        _ name: String, _ command: Command.Type, _ arguments: [String]
+    ) -> Result<ServerThread, DemoFailure> {
+        let started = Result { () throws(DemoFailure) in try ServerThread(name, command, arguments) }
+        if case .success(let server) = started { servers.append(server) }
+        return started
     }
 
     /// Runs `body` with the server's port (when it needs a server) and records how it went.
-    mutating func check(_ demo: String, _ checked: String, server: ServerThread?? = .none, _ body: (String) throws -> Void) {
+    mutating func check(_ demo: String, _ checked: String, server: Result<ServerThread, DemoFailure>? = nil, _ body: (String) throws -> Void) {
         measure(demo, checked, server: server) { port -> String in
             try body(port)
             return "passed"
@@ -40,17 +36,16 @@ struct TourChecks {
 
     /// Like `check`, with what `body` measured shown instead of "passed".
     mutating func measure(
-        _ demo: String, _ checked: String, server: ServerThread?? = .none, _ body: (String) throws -> String
+        _ demo: String, _ checked: String, server: Result<ServerThread, DemoFailure>? = nil, _ body: (String) throws -> String
     ) {
         let clock = ContinuousClock()
         let started = clock.now
         var port = ""
-        if case .some(let needed) = server {
-            guard let needed else {
-                let reason = failedServers.values.first ?? "its server did not start"
-                return rows.append(Row(demo: demo, checked: checked, result: "FAILED: \(reason)", passed: false, milliseconds: 0))
-            }
-            port = String(needed.port)
+        switch server {
+        case nil: break
+        case .success(let needed): port = String(needed.port)
+        case .failure(let failure):
+            return rows.append(Row(demo: demo, checked: checked, result: "FAILED: \(failure.message)", passed: false, milliseconds: 0))
         }
         let result: String
         let passed: Bool
@@ -61,9 +56,8 @@ struct TourChecks {
             result = "FAILED: \(error.message)"
             passed = false
         }
-        let elapsed = clock.now - started
         rows.append(Row(demo: demo, checked: checked, result: result, passed: passed,
-                        milliseconds: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)))
+                        milliseconds: Int((clock.now - started).seconds * 1000)))
     }
 
     /// Sends SIGTERM, as a user would, and checks that every server stops gracefully and exits 0.

@@ -22,14 +22,14 @@ struct TourDownload {
             bytes[index] = UInt8(truncatingIfNeeded: state)
         }
         try Self.write(bytes, to: directory + "/" + name)
-        guard mkdir(directory + "/pages", 0o755) == 0 else { throw TourFailure("mkdir: \(String(cString: strerror(errno)))") }
+        guard mkdir(directory + "/pages", 0o755) == 0 else { throw DemoFailure.system("create directory", directory + "/pages") }
         try Self.write(Array(Self.indexPage.utf8), to: directory + "/pages/index.html")
         digest = Array(SHA256.hash(data: bytes))
     }
 
     static func digest(of path: String) throws -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw TourFailure("\(path): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else { throw DemoFailure.system("open", path) }
         defer { close(descriptor) }
         var hash = SHA256()
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -53,12 +53,9 @@ final class TemporaryDirectory {
     let path: String
 
     init() throws(DemoFailure) {
-        var template = Array("/tmp/uvdemo-tour.XXXXXX".utf8CString)
-        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-            throw DemoFailure(message: "cannot create a directory in /tmp: \(String(cString: strerror(errno)))",
-                              exitCode: DemoFailure.networkFailure)
-        }
-        path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let (made, path) = SystemFiles.makeUnique("/tmp/uvdemo-tour.XXXXXX") { mkdtemp($0) }
+        guard made != nil else { throw .system("create a directory in", "/tmp") }
+        self.path = path
     }
 
     deinit { remove(path) }

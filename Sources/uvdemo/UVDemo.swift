@@ -1,6 +1,7 @@
 // uvdemo: the classic socket-tutorial programs, redone on UVNet.
 import ArgumentParser
 import Glibc
+import UVNet
 
 @main
 struct UVDemo: ParsableCommand {
@@ -25,6 +26,11 @@ struct UVDemo: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let failure as DemoFailure {
+            Output.error(failure.message)
+            Glibc.exit(failure.exitCode)
+        } catch let error as UVError {
+            // A network error a demo did not explain further: its own line, its exit code.
+            let failure = DemoFailure.network(error)
             Output.error(failure.message)
             Glibc.exit(failure.exitCode)
         } catch {

@@ -112,7 +112,7 @@ struct FetchDemoTests {
         ("http://127.0.0.1:70000/", "uvdemo: invalid URL 'http://127.0.0.1:70000/': the port '70000' is not in 1...65535\n"),
         ("ftp://127.0.0.1/", "uvdemo: 'ftp://127.0.0.1/': the ftp:// scheme is not supported (use http://)\n"),
         ("https://127.0.0.1/", "uvdemo: 'https://127.0.0.1/': https:// is not supported yet (use http://)\n"),
-        ("http://127.0.0.1/\r\nX: y", "uvdemo: invalid URL 'http://127.0.0.1/??X: y': it contains a space, a control character or a non-ASCII character\n"),
+        ("http://127.0.0.1/\r\nX: y", "uvdemo: invalid URL 'http://127.0.0.1/\\x0d\\x0aX: y': it contains a space, a control character or a non-ASCII character\n"),
     ]
 
     @Test("bad URLs: one line, exit 2, nothing sent", arguments: badInput)
@@ -128,7 +128,7 @@ struct FetchDemoTests {
         let port = try freePort()
         let fetched = try Demo.run(["fetch", "http://127.0.0.1:\(port)/", "-o", "/nonexistent-uvnet/file"])
         #expect(fetched.status == 2, "a refused connection would be exit 3: the check comes first")
-        #expect(fetched.stderr == "uvdemo: cannot create a file in '/nonexistent-uvnet/': No such file or directory\n")
+        #expect(fetched.stderr == "uvdemo: create a file in /nonexistent-uvnet/: no such file or directory (ENOENT)\n")
     }
 
     @Test("a refused connection is exit 3 naming the host")
@@ -136,7 +136,6 @@ struct FetchDemoTests {
         let port = try freePort()
         let fetched = try Demo.run(["fetch", "http://127.0.0.1:\(port)/"])
         #expect(fetched.status == 3)
-        #expect(fetched.stderr.hasPrefix("uvdemo: 127.0.0.1:\(port): cannot connect: "))
-        #expect(fetched.stderr.contains("connection refused"))
+        #expect(fetched.stderr == "uvdemo: connect to 127.0.0.1:\(port): connection refused (ECONNREFUSED)\n")
     }
 }

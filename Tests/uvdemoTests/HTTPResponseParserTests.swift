@@ -6,58 +6,22 @@ import Testing
 
 @Suite("HTTP response parser")
 struct HTTPResponseParserTests {
-    /// How feeding a response ended: its status and body, or the error.
-    struct Outcome: Equatable, CustomStringConvertible {
-        var status: Int?
-        var body: [UInt8] = []
-        var trailers: HTTPFields?
-        var ended = false
-        var error: HTTPParseError?
-
-        var description: String {
-            "status \(status.map(String.init) ?? "-") body '\(String(decoding: body, as: UTF8.self))' ended \(ended) error \(error.map { "\($0)" } ?? "-")"
-        }
-    }
-
-    /// Feeds `response` in pieces cut at `cuts`, then (if the parser is not done) the connection's end.
-    static func feed(_ response: [UInt8], cuts: [Int], method: String = "GET") -> Outcome {
-        var parser = HTTPResponseParser(requestMethod: method)
-        var outcome = Outcome()
-        let handle = { (event: HTTPResponseParser.Event) in
-            switch event {
-            case .head(let head, _): outcome.status = head.status
-            case .body(let bytes): outcome.body += bytes
-            case .end: outcome.ended = true
-            }
-        }
-        do {
-            var start = 0
-            for end in cuts + [response.count] where end >= start {
-                _ = try response[start..<end].withUnsafeBytes { try parser.parse($0, handle) }
-                start = end
-            }
-            if !parser.isComplete { try parser.finish(handle) }
-        } catch let error as HTTPParseError {
-            outcome.error = error
-        } catch {
-            Issue.record("unexpected error \(error)")
-        }
-        return outcome
-    }
-
     static func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
-    /// Every way of cutting `response` must give `expected`.
-    static func expectEverySplit(_ response: [UInt8], _ expected: Outcome, method: String = "GET") {
-        #expect(feed(response, cuts: [], method: method) == expected, "fed whole")
+    /// Feeds `response` whole, split in two at every byte boundary, and byte by byte; records every way
+    /// of cutting that ends differently from feeding it whole, and returns that outcome.
+    static func fedEveryWay(_ response: [UInt8], method: String = "GET") -> ResponseOutcome {
+        let whole = ResponseOutcome(feeding: response, cuts: [], method: method)
         for cut in 0...response.count {
-            let outcome = feed(response, cuts: [cut], method: method)
-            if outcome != expected {
-                Issue.record("split at \(cut): \(outcome), expected \(expected)")
-                return
+            let split = ResponseOutcome(feeding: response, cuts: [cut], method: method)
+            guard split == whole else {
+                Issue.record("split at \(cut): \(split); fed whole: \(whole)")
+                return whole
             }
         }
-        #expect(feed(response, cuts: Array(0...response.count), method: method) == expected, "fed byte by byte")
+        let byteByByte = ResponseOutcome(feeding: response, cuts: Array(0...response.count), method: method)
+        #expect(byteByByte == whole, "fed byte by byte: \(byteByByte); fed whole: \(whole)")
+        return whole
     }
 
     static let good: [(String, String, Int, String)] = [
@@ -82,19 +46,19 @@ struct HTTPResponseParserTests {
 
     @Test("good responses parse the same however they are split", arguments: good)
     func goodResponses(name: String, response: String, status: Int, body: String) {
-        Self.expectEverySplit(Self.bytes(response), Outcome(status: status, body: Self.bytes(body), ended: true))
+        #expect(Self.fedEveryWay(Self.bytes(response)) == ResponseOutcome(status: status, body: Self.bytes(body), ended: true))
     }
 
     @Test("a response to HEAD has no body, whatever its length says")
     func headHasNoBody() {
-        Self.expectEverySplit(Self.bytes("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"),
-                              Outcome(status: 200, ended: true), method: "HEAD")
+        let response = Self.bytes("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
+        #expect(Self.fedEveryWay(response, method: "HEAD") == ResponseOutcome(status: 200, ended: true))
     }
 
     @Test("obs-text (bytes over 0x7F) is allowed in a value")
     func obsText() {
         let response = Self.bytes("HTTP/1.1 200 OK\r\nX-Name: caf") + [0xC3, 0xA9] + Self.bytes("\r\nContent-Length: 0\r\n\r\n")
-        Self.expectEverySplit(response, Outcome(status: 200, ended: true))
+        #expect(Self.fedEveryWay(response) == ResponseOutcome(status: 200, ended: true))
     }
 
     static let bad: [(String, String, HTTPParseError)] = [
@@ -149,16 +113,7 @@ struct HTTPResponseParserTests {
 
     @Test("bad responses fail with the same error however they are split", arguments: bad)
     func badResponses(name: String, response: String, error: HTTPParseError) {
-        let whole = Self.feed(Self.bytes(response), cuts: [])
-        #expect(whole.error == error, "\(name): \(whole)")
-        for cut in 0...response.utf8.count {
-            let outcome = Self.feed(Self.bytes(response), cuts: [cut])
-            guard outcome == whole else {
-                Issue.record("\(name), split at \(cut): \(outcome), fed whole: \(whole)")
-                return
-            }
-        }
-        #expect(Self.feed(Self.bytes(response), cuts: Array(0...response.utf8.count)) == whole)
+        #expect(Self.fedEveryWay(Self.bytes(response)).error == error, "\(name)")
     }
 
     @Test("the header section is capped at 64 KiB and 100 fields; the caps themselves are allowed")
@@ -166,25 +121,25 @@ struct HTTPResponseParserTests {
         let start = "HTTP/1.1 200 OK\r\n"
         let end = "Content-Length: 0\r\n\r\n"
         let hundred = start + (1...99).map { "X-\($0): v\r\n" }.joined() + end
-        #expect(Self.feed(Self.bytes(hundred), cuts: []) == Outcome(status: 200, ended: true))
+        #expect(ResponseOutcome(feeding: Self.bytes(hundred), cuts: []) == ResponseOutcome(status: 200, ended: true))
         let hundredAndOne = start + (1...100).map { "X-\($0): v\r\n" }.joined() + end
-        #expect(Self.feed(Self.bytes(hundredAndOne), cuts: []).error == .tooManyFields(limit: 100))
+        #expect(ResponseOutcome(feeding: Self.bytes(hundredAndOne), cuts: []).error == .tooManyFields(limit: 100))
 
         let filler = 64 * 1024 - start.utf8.count - end.utf8.count - "X: \r\n".utf8.count
         let exactly = start + "X: " + String(repeating: "a", count: filler) + "\r\n" + end
         #expect(exactly.utf8.count == 64 * 1024)
-        #expect(Self.feed(Self.bytes(exactly), cuts: [100, 40000]) == Outcome(status: 200, ended: true))
+        #expect(ResponseOutcome(feeding: Self.bytes(exactly), cuts: [100, 40000]) == ResponseOutcome(status: 200, ended: true))
         let over = start + "X: " + String(repeating: "a", count: filler + 1) + "\r\n" + end
-        #expect(Self.feed(Self.bytes(over), cuts: [100, 40000]).error == .headTooLarge(limit: 64 * 1024))
+        #expect(ResponseOutcome(feeding: Self.bytes(over), cuts: [100, 40000]).error == .headTooLarge(limit: 64 * 1024))
         // A server that never ends its head is cut off at the cap, not buffered without end.
         let endless = start + String(repeating: "X: y\r\n", count: 90) + "Y: " + String(repeating: "z", count: 100_000)
-        #expect(Self.feed(Self.bytes(endless), cuts: []).error == .headTooLarge(limit: 64 * 1024))
+        #expect(ResponseOutcome(feeding: Self.bytes(endless), cuts: []).error == .headTooLarge(limit: 64 * 1024))
     }
 
     @Test("chunk-size lines are capped, so endless extensions are refused")
     func chunkExtensionLimit() {
         let response = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;" + String(repeating: "e", count: 5000) + "\r\nhello\r\n0\r\n\r\n"
-        #expect(Self.feed(Self.bytes(response), cuts: []).error == .badChunkSize)
+        #expect(ResponseOutcome(feeding: Self.bytes(response), cuts: []).error == .badChunkSize)
     }
 
     @Test("a large chunked body arrives intact through odd splits")
@@ -199,7 +154,7 @@ struct HTTPResponseParserTests {
         }
         response += Self.bytes(String(payload.count - offset, radix: 16) + "\r\n") + payload[offset...] + Self.bytes("\r\n0\r\n\r\n")
         let cuts = stride(from: 3, to: response.count, by: 8191).map { $0 }
-        #expect(Self.feed(response, cuts: cuts) == Outcome(status: 200, body: payload, ended: true))
+        #expect(ResponseOutcome(feeding: response, cuts: cuts) == ResponseOutcome(status: 200, body: payload, ended: true))
     }
 
     @Test("bytes after a framed response are left untaken")

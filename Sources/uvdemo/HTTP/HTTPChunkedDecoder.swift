@@ -23,10 +23,8 @@ struct HTTPChunkedDecoder {
         trailers = HTTPHeadReader(limits: trailerLimits, expectsStartLine: false)
     }
 
+    /// Whether the last chunk and the trailer section (read and checked, then dropped) have been read.
     var isComplete: Bool { state == .done }
-
-    /// The trailer fields, once the body is complete.
-    var trailerFields: HTTPFields { trailers.fields }
 
     /// Takes bytes of the chunked body, passing each run of chunk data to `data`. Returns how many it
     /// took: all of them, or fewer when the body ended inside `bytes`.

@@ -67,17 +67,6 @@ struct HTTPHeadReader {
         fields.append(name: name, value: String(value))
         return false
     }
-
-    /// A line as it can be shown in an error: control bytes escaped, cut short.
-    private func printable(_ bytes: [UInt8]) -> String {
-        let shown = bytes.prefix(80).map { (0x20..<0x7F).contains($0) ? String(UnicodeScalar($0)) : "\\x\(hex($0))" }
-        return shown.joined() + (bytes.count > 80 ? "…" : "")
-    }
-
-    private func hex(_ byte: UInt8) -> String {
-        let digits = Array("0123456789abcdef")
-        return String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
-    }
 }
 
 extension UInt8 {

@@ -1,5 +1,14 @@
 // Why an HTTP/1.x message could not be parsed: a case a test can match, and the line a user reads.
 
+/// Bytes from the wire (or a URL) as an error line can show them: anything but printable ASCII
+/// escaped as `\xNN`, cut after `limit` bytes.
+func printable(_ bytes: some Collection<UInt8>, limit: Int = 80) -> String {
+    let shown = bytes.prefix(limit).map { byte in
+        (0x20..<0x7F).contains(byte) ? String(UnicodeScalar(byte)) : "\\x" + (byte < 16 ? "0" : "") + String(byte, radix: 16)
+    }
+    return shown.joined() + (bytes.count > limit ? "…" : "")
+}
+
 /// A malformed, oversized or truncated HTTP/1.x message (RFC 9112). Parsing stops at the first one.
 enum HTTPParseError: Error, Equatable, CustomStringConvertible {
     /// The status line (or request line) is not `HTTP/1.x NNN reason` (or `METHOD target HTTP/1.x`).

@@ -12,9 +12,6 @@ struct HTTPRequestReader {
         head = HTTPHeadReader(limits: limits)
     }
 
-    /// Whether bytes of an unfinished request have been read (a close now cuts that request short).
-    var isInsideRequest: Bool { head.byteCount > 0 || pending != nil }
-
     /// Takes what it can from the front of `buffer` and returns the next whole request, or nil when
     /// more bytes are needed. A request with a chunked body is refused (`unsupportedTransferEncoding`).
     mutating func next(from buffer: inout [UInt8]) throws -> HTTPRequestHead? {

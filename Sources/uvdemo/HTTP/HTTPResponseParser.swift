@@ -20,7 +20,6 @@ struct HTTPResponseParser {
     private var phase = Phase.head
     private var head: HTTPHeadReader
     private var framing = HTTPBodyFraming.none
-    private var remaining = 0
     private var chunked: HTTPChunkedDecoder
     private(set) var bodyBytesSeen = 0
 
@@ -81,20 +80,16 @@ struct HTTPResponseParser {
         try handle(.head(response, framing))
         switch framing {
         case .none, .length(0): try end(handle)
-        case .length(let length):
-            remaining = length
-            phase = .body
-        case .chunked, .untilClose: phase = .body
+        case .length, .chunked, .untilClose: phase = .body
         }
     }
 
     private mutating func parseBody(_ bytes: UnsafeRawBufferPointer, _ handle: (Event) throws -> Void) throws -> Int {
         switch framing {
-        case .length:
-            let take = min(remaining, bytes.count)
+        case .length(let length):
+            let take = min(length - bodyBytesSeen, bytes.count)
             try deliver(UnsafeRawBufferPointer(rebasing: bytes[..<take]), handle)
-            remaining -= take
-            if remaining == 0 { try end(handle) }
+            if bodyBytesSeen == length { try end(handle) }
             return take
         case .chunked:
             var delivered = 0

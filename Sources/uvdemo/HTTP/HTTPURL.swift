@@ -34,7 +34,7 @@ struct HTTPURL: Equatable, CustomStringConvertible {
     var description: String { "http://\(hostHeader)\(pathAndQuery)" }
 
     init(_ text: String) throws(Failure) {
-        func invalid(_ reason: String) -> Failure { .invalid(url: Self.printable(text), reason: reason) }
+        func invalid(_ reason: String) -> Failure { .invalid(url: printable(text.utf8, limit: 200), reason: reason) }
         guard !text.isEmpty else { throw invalid("it is empty") }
         guard text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw invalid("it contains a space, a control character or a non-ASCII character")
@@ -96,7 +96,7 @@ struct HTTPURL: Equatable, CustomStringConvertible {
     func resolving(_ reference: String) throws(Failure) -> HTTPURL {
         let reference = String(reference.prefix { $0 != "#" })
         guard reference.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-            throw .invalid(url: Self.printable(reference), reason: "it contains a space, a control character or a non-ASCII character")
+            throw .invalid(url: printable(reference.utf8, limit: 200), reason: "it contains a space, a control character or a non-ASCII character")
         }
         if let colon = reference.firstIndex(of: ":"),
             reference[..<colon].allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }),
@@ -144,9 +144,5 @@ struct HTTPURL: Equatable, CustomStringConvertible {
     private static func isIPv6Address(_ text: Substring) -> Bool {
         var address = in6_addr()
         return inet_pton(AF_INET6, String(text), &address) == 1
-    }
-
-    private static func printable(_ text: String) -> String {
-        String(text.unicodeScalars.prefix(200).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) })
     }
 }

@@ -1,5 +1,5 @@
 // libFuzzer entry for the HTTP parsers, built only by scripts/fuzz (the test target excludes this
-// directory). Each input is parsed whole and cut in two where its first byte says: both must end the
+// directory) with ResponseOutcome from the tests' helpers. Each input is parsed whole and cut in two where its first byte says: both must end the
 // same way, and nothing may crash, hang or read out of bounds (address sanitizer).
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -10,8 +10,8 @@ public func fuzzHTTPParsers(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let cut = Int(first) % (input.count + 1)
     let method = first & 0x80 == 0 ? "GET" : "HEAD"
 
-    let whole = ResponseOutcome(input, cuts: [], method: method)
-    let split = ResponseOutcome(input, cuts: [cut], method: method)
+    let whole = ResponseOutcome(feeding: input, cuts: [], method: method)
+    let split = ResponseOutcome(feeding: input, cuts: [cut], method: method)
     precondition(whole == split, "split at \(cut) changed the outcome: \(whole) vs \(split)")
 
     var reader = HTTPRequestReader()
@@ -34,38 +34,3 @@ public func fuzzHTTPParsers(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// How a response ended: its status, a digest of its body, and its error.
-struct ResponseOutcome: Equatable {
-    var status: Int?
-    var bodyLength = 0
-    var bodyDigest: UInt64 = 0
-    var ended = false
-    var error: HTTPParseError?
-
-    init(_ input: [UInt8], cuts: [Int], method: String) {
-        var parser = HTTPResponseParser(requestMethod: method)
-        var outcome = self
-        let handle = { (event: HTTPResponseParser.Event) in
-            switch event {
-            case .head(let head, _): outcome.status = head.status
-            case .body(let bytes):
-                for byte in bytes { outcome.bodyDigest = (outcome.bodyDigest ^ UInt64(byte)) &* 0x100_0000_01B3 }
-                outcome.bodyLength += bytes.count
-            case .end: outcome.ended = true
-            }
-        }
-        do {
-            var start = 0
-            for end in cuts + [input.count] {
-                _ = try input[start..<end].withUnsafeBytes { try parser.parse($0, handle) }
-                start = end
-            }
-            if !parser.isComplete { try parser.finish(handle) }
-        } catch let error as HTTPParseError {
-            outcome.error = error
-        } catch {
-            preconditionFailure("only HTTPParseError is thrown, not \(error)")
-        }
-        self = outcome
-    }
-}
