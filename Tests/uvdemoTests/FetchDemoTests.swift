@@ -33,6 +33,15 @@ struct FetchDemoTests {
         #expect(fetched.stdout == "" && fetched.stderr == "", "no progress bar when stderr is not a terminal")
         #expect(try Data(contentsOf: saved) == large)
         #expect(try scratchFiles() == ["large.bin"])
+
+        // On a terminal (script(1) gives it one), a progress bar with the percentage and the size.
+        let onTerminal = try Demo.shell(
+            "script -qec '\(uvdemoPath) fetch \(nginx.url)/large.bin -o \(saved.path)' /dev/null", timeout: 120)
+        #expect(onTerminal.status == 0, "\(onTerminal.stdout)")
+        #expect(onTerminal.stdout.contains("] "), "a bar: \(onTerminal.stdout.suffix(300))")
+        #expect(onTerminal.stdout.contains("% "))
+        #expect(onTerminal.stdout.contains(" of 100.0 MiB"))
+        #expect(try Data(contentsOf: saved) == large)
     }
 
     @Test("404 exits 1 with one line naming host and status, and creates no file; an old file stays")
@@ -88,10 +97,13 @@ struct FetchDemoTests {
         let body = patternData(300_000, seed: 7)
         try nginx.write(body, to: "file.bin")
         let saved = scratch.appendingPathComponent("file.bin")
+        // The file it replaces keeps its permissions.
+        #expect(FileManager.default.createFile(atPath: saved.path, contents: Data("old".utf8), attributes: [.posixPermissions: 0o640]))
         let fetched = try Demo.run(["fetch", "--http1.0", "-v", "\(nginx.url)/file.bin", "-o", saved.path])
         #expect(fetched.status == 0, "\(fetched.stderr)")
         #expect(fetched.stderr.contains("> GET /file.bin HTTP/1.0\n"))
         #expect(try Data(contentsOf: saved) == body)
+        #expect(try FileManager.default.attributesOfItem(atPath: saved.path)[.posixPermissions] as? Int == 0o640)
     }
 
     @Test("--include shows the head before the body")

@@ -16,6 +16,13 @@ let rawResponseServer = """
         path = data.split(b" ")[1].decode().split("?")[0]
         if path == "/request":
             c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(data) + data)
+        elif path == "/half-close":
+            c.settimeout(1)
+            try:
+                state = b"half-closed" if c.recv(1) == b"" else b"more bytes"
+            except socket.timeout:
+                state = b"still open"
+            c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(state) + state)
         elif path == "/chunked":
             c.sendall(b"HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n4\\r\\nchun")
             time.sleep(0.05)
@@ -83,6 +90,13 @@ struct FetchMisbehavingServerTests {
             \r
 
             """)
+    }
+
+    @Test("--http1.0 half-closes after its request, as the seeds do; HTTP/1.1 keeps the write side open")
+    func halfClose() throws {
+        let seeds = try Demo.run(["fetch", "--http1.0", "\(url)/half-close"])
+        #expect(seeds.status == 0 && seeds.stdout == "half-closed", "\(seeds.stderr)")
+        #expect(try Demo.run(["fetch", "\(url)/half-close"]).stdout == "still open")
     }
 
     @Test("chunked bodies with extensions and trailers, and bodies read until close, arrive whole")
