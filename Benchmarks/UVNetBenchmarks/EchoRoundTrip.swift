@@ -1,5 +1,6 @@
 // A client and an echo server on one loop in this thread: each round trip writes one message and runs
 // the loop until all of it has come back.
+import Glibc
 import UVNet
 
 final class EchoRoundTrip {
@@ -67,16 +68,19 @@ extension TCPConnection {
 
 /// A value made on first use, on the thread that runs the benchmarks: a loop and its handles belong to
 /// the thread that made them, and the benchmark setup hooks run elsewhere.
-final class LoopBound<Value>: @unchecked Sendable {
+final class MadeOnFirstUse<Value>: @unchecked Sendable {  // `value` checks it stays on the thread that made it
     private let make: () throws -> Value
-    private var made: Value?
+    private var made: (value: Value, thread: pthread_t)?
 
     init(_ make: @escaping () throws -> Value) { self.make = make }
 
     var value: Value {
-        if let made { return made }
+        if let made {
+            precondition(pthread_equal(made.thread, pthread_self()) != 0, "a benchmark value used off the thread that made it")
+            return made.value
+        }
         let value = try! make()
-        made = value
+        made = (value, pthread_self())
         return value
     }
 }

@@ -14,7 +14,7 @@ let benchmarks: @Sendable () -> Void = {
     // together, in this one process, on one loop.
     for size in [64, 1024] {
         for api in EchoRoundTrip.ServerAPI.allCases {
-            let trip = LoopBound<EchoRoundTrip> { try EchoRoundTrip(size: size, api: api) }
+            let trip = MadeOnFirstUse<EchoRoundTrip> { try EchoRoundTrip(size: size, api: api) }
             Benchmark("TCP echo round trip, \(api) server, \(size) B") { benchmark in
                 let echo = trip.value
                 benchmark.startMeasurement()
@@ -24,7 +24,7 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    let timers = LoopBound<Timer> { try Timer(on: Loop()) }
+    let timers = MadeOnFirstUse<Timer> { try Timer(on: Loop()) }
     Benchmark("Timer start + stop", configuration: .init(scalingFactor: .kilo)) { benchmark in
         let timer = timers.value
         for _ in benchmark.scaledIterations {
@@ -40,7 +40,7 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    let resolverLoop = LoopBound<Loop> { try Loop() }
+    let resolverLoop = MadeOnFirstUse<Loop> { try Loop() }
     Benchmark("Resolver, numeric host (no lookup)", configuration: .init(scalingFactor: .kilo)) { benchmark in
         let loop = resolverLoop.value
         for _ in benchmark.scaledIterations {

@@ -1,12 +1,17 @@
 // The lifecycle every libuv handle shares: open, closing, closed, with one close completion.
 import CUV
 
-/// The base of every UVNet handle (`TCPListener`, `TCPConnection`, `Timer`, `Signal`).
+/// The base of every UVNet handle (`TCPListener`, `TCPConnection`, `UDPSocket`, `Timer`, `Signal`).
 ///
 /// An open handle keeps itself alive, so you need not hold a reference to a server connection or a
 /// timer while it works. `close()` lets it go: after the close completion no callback of the handle
-/// ever runs again. A handle is used on its loop's thread only.
-public class Handle: @unchecked Sendable {
+/// ever runs again.
+///
+/// A handle belongs to its loop's thread. It is `Sendable`, so tasks can carry it, but every method
+/// and property checks that it runs on that thread and traps, naming the method and both threads,
+/// when it does not (release builds too). From other threads use the async API, which goes to the
+/// loop's thread by itself, or `loop.execute { … }`.
+public class Handle: @unchecked Sendable {  // every member checks the loop's thread (`checkThread`) before touching state
     /// Where a handle is in its life.
     public enum State: Sendable {
         case open, closing, closed
@@ -14,39 +19,64 @@ public class Handle: @unchecked Sendable {
 
     /// The loop this handle belongs to.
     public let loop: Loop
-    /// Where the handle is in its life.
-    // Read on every I/O call and only ever touched on the loop's thread: the dynamic exclusivity
-    // check would cost more than the rest of a read callback.
+    /// Where the handle is in its life, unchecked: for UVNet's own code, already on the loop's thread.
+    // Read on every I/O call: the dynamic exclusivity check would cost more than the rest of a read callback.
     @exclusivity(unchecked)
-    public private(set) var state: State = .closed
+    private(set) var lifecycle: State = .closed
     let rawHandle: UnsafeMutablePointer<uv_handle_t>
     private var closeCompletions: [() -> Void] = []
-    /// Internal parties that must hear of a close before libuv's callback (a waiting async reader).
-    private var closeObservers: [() -> Void] = []
 
     /// Allocates memory for a handle of C type `T`; the subclass initializes it with `uv_*_init`, then
     /// calls `didOpen()`. The memory never moves and is freed only after libuv's close callback.
-    init<T>(loop: Loop, cType: T.Type) {
+    /// Throws `.loopClosed` (naming `operation`) on a closed loop.
+    init<T>(loop: Loop, cType: T.Type, operation: @autoclosure () -> String) throws(UVError) {
+        loop.checkOnLoopThread("\(Self.self).init")
+        guard loop.acceptsHandles else { throw UVError.loopClosed.during(operation()) }
         self.loop = loop
         let memory = UnsafeMutableRawPointer.allocate(
             byteCount: MemoryLayout<T>.size, alignment: MemoryLayout<T>.alignment)
         rawHandle = memory.bindMemory(to: uv_handle_t.self, capacity: 1)
-        loop.assertOnLoopThread()
     }
 
     deinit {
         rawHandle.deallocate()
     }
 
+    /// Traps unless called on the loop's thread, naming `function` of this handle's type. On the hot
+    /// path of every call: a load and a compare inline, the message built only on the way to the trap.
+    @inline(__always)
+    final func checkThread(_ function: StaticString = #function) {
+        if _slowPath(!loop.owner.isCurrent) { calledOffLoopThread(function) }
+    }
+
+    @inline(never)
+    private final func calledOffLoopThread(_ function: StaticString) -> Never {
+        offLoopThread("\(type(of: self)).\(function)", owner: loop.owner)
+    }
+
+    /// Throws `.badFileDescriptor` naming `operation` unless the handle is open: on a closing or closed
+    /// handle, libuv's descriptor is gone, and some calls (a UDP bind) would quietly make a new one.
+    @inline(__always)
+    final func checkOpen(_ operation: @autoclosure () -> String, target: @autoclosure () -> String? = nil) throws(UVError) {
+        if lifecycle != .open { throw UVError.badFileDescriptor.during(operation(), target: target()) }
+    }
+
+    /// Where the handle is in its life.
+    public final var state: State {
+        checkThread()
+        return lifecycle
+    }
+
     /// Marks the handle open and retains it in `handle->data` until libuv's close callback.
     final func didOpen() {
         rawHandle.pointee.data = Unmanaged.passRetained(self).toOpaque()
-        state = .open
+        lifecycle = .open
     }
 
     /// Closes the handle. Idempotent: every completion passed runs exactly once, after libuv's close
     /// callback (at once if the handle is already closed). The corresponding C function is `uv_close`.
     public final func close(_ completion: (() -> Void)? = nil) {
+        checkThread()
         beginClosing(completion) { uv_close($0, $1) }
     }
 
@@ -55,19 +85,15 @@ public class Handle: @unchecked Sendable {
         _ completion: (() -> Void)?,
         _ start: (UnsafeMutablePointer<uv_handle_t>, uv_close_cb) -> Void
     ) {
-        loop.assertOnLoopThread()
-        switch state {
+        switch lifecycle {
         case .closed:
             completion?()
         case .closing:
             if let completion { closeCompletions.append(completion) }
         case .open:
             if let completion { closeCompletions.append(completion) }
-            state = .closing
-            willClose()
-            let observers = closeObservers
-            closeObservers = []
-            for observer in observers { observer() }
+            lifecycle = .closing
+            didEnter(.closing)
             start(rawHandle, Handle.closeCallback)
         }
     }
@@ -77,56 +103,45 @@ public class Handle: @unchecked Sendable {
         let handle = Unmanaged<Handle>.fromOpaque(raw!.pointee.data).takeRetainedValue()
         raw!.pointee.data = nil
         handle.finishClosing()
-        handle.runResumedTasks()
+        handle.loop.jobs.drainIfNeeded()
     }
 
     private func finishClosing() {
-        state = .closed
-        didClose()
+        lifecycle = .closed
+        didEnter(.closed)
         let completions = closeCompletions
         closeCompletions = []
         for completion in completions { completion() }
     }
 
-    /// Runs the tasks this callback resumed now, before returning to libuv, instead of in the loop's
-    /// next iteration: an async reader sees its bytes without another trip through epoll.
-    @inline(__always)
-    final func runResumedTasks() {
-        loop.jobs.drainIfNeeded(on: loop)
-    }
-
-    /// Calls `observer` when the handle starts closing (at once if it already has).
-    final func observeClose(_ observer: @escaping () -> Void) {
-        if state == .open { closeObservers.append(observer) } else { observer() }
-    }
-
-    /// Subclass hook: the handle starts closing (stop timers it owns, release companion handles).
-    func willClose() {}
-
-    /// Subclass hook: libuv is done with the handle; drop user callbacks so reference cycles break.
-    func didClose() {}
+    /// The one lifecycle hook of a handle type: called as the handle enters `.closing` (stop what it
+    /// owns, end the sequences it feeds) and `.closed` (libuv is done with it: drop user callbacks, so
+    /// reference cycles through them break). Overrides call `super`.
+    func didEnter(_ state: State) {}
 
     /// True while the handle is open and active (a listening socket, a started timer, a reading stream).
     /// The corresponding C function is `uv_is_active`.
     public final var isActive: Bool {
-        state == .open && uv_is_active(rawHandle) != 0
+        checkThread()
+        return lifecycle == .open && uv_is_active(rawHandle) != 0
     }
 
     /// Lets the loop's `run()` return even while this handle is active. The corresponding C function is `uv_unref`.
     public final func unref() {
-        loop.assertOnLoopThread()
-        if state != .closed { uv_unref(rawHandle) }
+        checkThread()
+        if lifecycle != .closed { uv_unref(rawHandle) }
     }
 
     /// Makes the loop's `run()` wait for this handle again. The corresponding C function is `uv_ref`.
     public final func ref() {
-        loop.assertOnLoopThread()
-        if state != .closed { uv_ref(rawHandle) }
+        checkThread()
+        if lifecycle != .closed { uv_ref(rawHandle) }
     }
 
     /// Whether this handle keeps the loop running. The corresponding C function is `uv_has_ref`.
     public final var hasRef: Bool {
-        state != .closed && uv_has_ref(rawHandle) != 0
+        checkThread()
+        return lifecycle != .closed && uv_has_ref(rawHandle) != 0
     }
 
     /// The one way libuv callbacks reach their Swift handle: runs `body` with it (not retained: an open
@@ -138,17 +153,18 @@ public class Handle: @unchecked Sendable {
         let handle = raw!.assumingMemoryBound(to: uv_handle_t.self)
         Unmanaged<T>.fromOpaque(handle.pointee.data)._withUnsafeGuaranteedRef { this in
             body(this)
-            this.runResumedTasks()
+            this.loop.jobs.drainIfNeeded()
         }
     }
 }
 
 extension Handle {
-    /// Closes the handle and returns once libuv has let go of it (see `close(_:)`). It closes even in a
-    /// canceled task: cleanup must not be skipped, and a close always completes, quickly.
+    /// Closes the handle and returns once libuv has let go of it (see `close(_:)`), from any thread. It
+    /// closes even in a canceled task: cleanup must not be skipped, and a close always completes, quickly.
     public func close() async {
         await withUnsafeContinuation { (done: UnsafeContinuation<Void, Never>) in
-            loop.onLoopThread { [self] in close { done.resume() } }
+            // Refused only by a closed loop, which has closed every handle: nothing is left to wait for.
+            if !loop.runOnLoopThread({ [self] in close { done.resume() } }) { done.resume() }
         }
     }
 }

@@ -4,29 +4,35 @@ import CUV
 
 extension Loop: SerialExecutor {
     /// Runs `work` on the loop's thread: soon, in order with other work, whatever thread calls this.
-    /// Work posted from other threads wakes the loop (`uv_async_send`, whose wake-ups merge; each
-    /// wake-up runs everything posted). Work posted after `close()` never runs.
-    public func execute(_ work: @escaping @Sendable () -> Void) {
-        post(.closure(work))
+    /// Work posted from other threads wakes the loop (`uv_async_send`, whose wake-ups merge). Throws
+    /// `.loopClosed`, and never runs `work`, once the loop is closed; work accepted before that runs.
+    public func execute(_ work: @escaping @Sendable () -> Void) throws(UVError) {
+        guard jobs.post(.closure(work)) else { throw UVError.loopClosed.during("execute on") }
     }
 
-    /// Runs `body` now when called on the loop's thread, else posts it with `execute`.
+    /// Runs `body` now when called on the loop's thread, else posts it. False when a closed loop
+    /// refused it (it will not run).
     @inline(__always)
-    func onLoopThread(_ body: @escaping @Sendable () -> Void) {
-        if isOnLoopThread { body() } else { jobs.enqueueRemote(.closure(body)) }
+    func runOnLoopThread(_ body: @escaping @Sendable () -> Void) -> Bool {
+        if isOnLoopThread {
+            body()
+            return true
+        }
+        return jobs.post(.closure(body))
+    }
+
+    /// Queues work for the loop's thread (see `JobQueue.post`).
+    @inline(__always)
+    func post(_ work: LoopWork) -> Bool {
+        jobs.post(work)
     }
 
     /// Runs a job of an actor whose executor is this loop.
     public func enqueue(_ job: consuming ExecutorJob) {
-        post(.actorJob(UnownedJob(job)))
-    }
-
-    @inline(__always)
-    func post(_ work: LoopWork) {
-        if isOnLoopThread {
-            jobs.enqueueLocal(work)
-        } else {
-            jobs.enqueueRemote(work)
+        guard jobs.post(.actorJob(UnownedJob(job))) else {
+            fatalError(
+                "UVNet: an actor whose executor is a closed loop was given work; it has no thread to run on. "
+                    + "Finish such actors' work before closing their loop (or shutting down its group).")
         }
     }
 
@@ -36,7 +42,12 @@ extension Loop: SerialExecutor {
 
     /// Traps unless called on the loop's thread (what an actor on this executor relies on).
     public func checkIsolated() {
-        precondition(isOnLoopThread, "not on the loop's thread")
+        checkOnLoopThread("code isolated to an actor on this loop")
+    }
+
+    /// On the loop's thread, code runs isolated to this executor (for `assumeIsolated`).
+    public func isIsolatingCurrentContext() -> Bool? {
+        isOnLoopThread
     }
 
     /// Runs `body` as a task on this loop's thread, and the loop with it, until `body` returns; then
@@ -49,9 +60,12 @@ extension Loop: SerialExecutor {
     ///     try await loop.sleep(for: .milliseconds(10))
     /// }
     /// ```
+    @available(*, noasync, message: "run blocks its thread until body returns; call body directly in async code")
     public func run<Result: Sendable>(_ body: @escaping @Sendable () async throws -> Result) throws -> Result {
-        assertOnLoopThread()
-        let outcome = Outcome<Result>()
+        checkOnLoopThread("Loop.run(_:)")
+        guard acceptsHandles else { throw UVError.loopClosed.during("run") }
+        refuseReentry("Loop.run(_:)")
+        let outcome = LoopBound<Swift.Result<Result, any Error>?>(nil, on: self)
         jobs.keepAlive(true)
         Task(executorPreference: taskExecutor) {
             let result: Swift.Result<Result, any Error>
@@ -60,12 +74,14 @@ extension Loop: SerialExecutor {
             } catch {
                 result = .failure(error)
             }
-            self.onLoopThread {
+            _ = self.runOnLoopThread {
                 outcome.value = result
                 self.jobs.keepAlive(false)
                 uv_stop(self.raw)
             }
         }
+        isRunning = true
+        defer { isRunning = false }
         while outcome.value == nil {
             uv_run(raw, UV_RUN_DEFAULT)
         }
@@ -75,34 +91,23 @@ extension Loop: SerialExecutor {
     /// Suspends for `duration` (never less), on a timer of this loop. Throws `CancellationError` if the
     /// task is canceled first. The corresponding C function is `uv_timer_start`.
     public func sleep(for duration: Duration) async throws {
-        let timer = TimerBox()
+        let timer = LoopBound<Timer?>(nil, on: self)
         try await suspend(
-            start: { (wake: Wake<Void>) in
+            { (wake: Wake<Void>) in
                 do {
-                    let handle = try Timer(on: self)
-                    timer.handle = handle
-                    handle.start(after: duration) {
-                        handle.close()
-                        wake.resume(.success(()))
-                    }
+                    timer.value = try Timer.once(after: duration, on: self) { wake.resume(.success(())) }
                 } catch {
                     wake.resume(.failure(error))
                 }
             },
-            cancel: { wake in
-                timer.handle?.close()
-                wake.resume(.failure(CancellationError()))
-            })
+            abandon: { timer.value?.close() })
     }
-}
 
-/// The result of `Loop.run`'s task, written and read on the loop's thread.
-private final class Outcome<Value>: @unchecked Sendable {
-    var value: Result<Value, any Error>?
-}
-
-private final class TimerBox: @unchecked Sendable {
-    var handle: Timer?
+    /// An actor that lives on this loop: code isolated to it runs on the loop's thread. Every access
+    /// makes a new one; they all share this loop as their executor, so any of them will do.
+    public var actor: LoopActor {
+        LoopActor(loop: self)
+    }
 }
 
 /// The loop as a task executor: `Task(executorPreference: loop.taskExecutor) { … }` runs the task's
@@ -111,15 +116,22 @@ private final class TimerBox: @unchecked Sendable {
 /// It is a type of its own, not a second conformance of `Loop`: the runtime calls the same `enqueue`
 /// for both kinds of executor, and a loop that ran task jobs isolated to itself as a serial executor
 /// made every nonisolated `await` switch executors (measured: about ten extra hops per echoed message).
-public final class LoopTaskExecutor: TaskExecutor, @unchecked Sendable {
-    unowned(unsafe) let loop: Loop
+///
+/// It holds the loop's queue, not the loop, so a task may outlive its loop: once the loop is closed,
+/// the task's jobs run on the global executor instead, and its awaits on the loop end with `.loopClosed`.
+public final class LoopTaskExecutor: TaskExecutor {
+    private let jobs: JobQueue
 
-    init(loop: Loop) {
-        self.loop = loop
+    init(jobs: JobQueue) {
+        self.jobs = jobs
     }
 
     public func enqueue(_ job: consuming ExecutorJob) {
-        loop.post(.taskJob(UnownedJob(job)))
+        let job = UnownedJob(job)
+        if !jobs.post(.taskJob(job)) {
+            // A closed loop: the task goes on elsewhere rather than never.
+            globalConcurrentExecutor.enqueue(ExecutorJob(job))
+        }
     }
 
     public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
@@ -129,6 +141,9 @@ public final class LoopTaskExecutor: TaskExecutor, @unchecked Sendable {
 
 /// An actor that lives on a loop: code isolated to it runs on the loop's thread, and awaiting the
 /// loop's I/O from there resumes on that thread with no executor switch.
+///
+/// Its work ends with its loop: once the loop is closed there is no thread left for it, and work given
+/// to it then stops the process with a message. Finish such actors' work before closing the loop.
 ///
 /// ```swift
 /// func echo(_ connection: TCPConnection, on actor: isolated LoopActor) async throws {

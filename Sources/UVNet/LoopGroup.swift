@@ -12,47 +12,48 @@ import Synchronization
 /// …
 /// group.shutdown()
 /// ```
-/// Do not call the blocking methods (`init`, `listen`, `shutdown`) from one of the group's own threads.
+/// The blocking forms (`init`, `listen`, `shutdown`) are for threads outside the group; async code
+/// awaits the async forms instead, which block no thread. After `shutdown()` every loop of the group
+/// is closed: `listen` and `execute` on them throw `.loopClosed`.
 public final class LoopGroup: Sendable {
     /// The loops, one per thread.
     public let loops: [Loop]
-    private let threads: Locked<[uv_thread_t]>
+    private let threads: Locked<[LoopThread]>
     private let nextIndex = Atomic<Int>(0)
 
     /// Starts `loopCount` threads, each running a loop. The corresponding C function is `uv_thread_create`.
+    @available(*, noasync, message: "blocks until the loops run; use the async init in async code")
     public init(loopCount: Int = LoopGroup.coreCount) throws(UVError) {
-        var loops: [Loop] = []
-        var threads: [uv_thread_t] = []
-        for _ in 0..<max(1, loopCount) {
-            let start = ThreadStart()
-            let box = Unmanaged.passRetained(start).toOpaque()
-            var thread = uv_thread_t()
-            let rc = uv_thread_create(&thread, { LoopGroup.threadMain($0) }, box)
-            guard rc == 0 else {
-                Unmanaged<ThreadStart>.fromOpaque(box).release()
-                LoopGroup.stop(loops, threads)
-                throw UVError(rc, operation: "start loop thread")
-            }
-            threads.append(thread)
-            start.ready.wait()
-            guard let loop = start.loop else {
-                LoopGroup.stop(loops, threads)
-                throw start.error ?? UVError.outOfMemory.during("start loop thread")
-            }
-            loops.append(loop)
+        let started = try LoopGroup.startThreads(max(1, loopCount))
+        do {
+            loops = try started.map { thread throws(UVError) in try thread.loop.wait().get() }
+        } catch {
+            LoopGroup.stop(started)
+            throw error
         }
-        self.loops = loops
-        self.threads = Locked(threads)
+        threads = Locked(started)
     }
 
-    /// The number of CPUs this process may use. The corresponding C function is `uv_available_parallelism`
-    /// where libuv has it, else `uv_cpu_info`.
+    /// Starts `loopCount` threads, each running a loop, without blocking the caller's thread.
+    public init(loopCount: Int = LoopGroup.coreCount) async throws(UVError) {
+        let started = try LoopGroup.startThreads(max(1, loopCount))
+        var loops: [Loop] = []
+        for thread in started {
+            switch await thread.loop.value() {
+            case .success(let loop): loops.append(loop)
+            case .failure(let error):
+                LoopGroup.stop(started)
+                throw error
+            }
+        }
+        self.loops = loops
+        threads = Locked(started)
+    }
+
+    /// The number of CPUs this process may use: its CPU affinity and cgroup limits respected.
+    /// The corresponding C function is `uv_available_parallelism`.
     public static var coreCount: Int {
-        var cpus: UnsafeMutablePointer<uv_cpu_info_t>?
-        var count: CInt = 0
-        guard uv_cpu_info(&cpus, &count) == 0 else { return 1 }
-        uv_free_cpu_info(cpus, count)
-        return max(1, Int(count))
+        max(1, Int(uv_available_parallelism()))
     }
 
     /// The next loop, round robin.
@@ -62,120 +63,208 @@ public final class LoopGroup: Sendable {
 
     /// Binds a listener to `address` on every loop, sharing one port through `SO_REUSEPORT` so the kernel
     /// spreads connections over the loops, and calls `setUp` with each listener on its loop's thread.
-    /// Returns the bound address (the real port when `address` has port 0).
+    /// Returns the bound address (the real port when `address` has port 0). All or nothing: when one
+    /// loop cannot bind, the listeners bound on the others are closed before the error is thrown.
+    @available(*, noasync, message: "blocks until every loop has bound; use the async form in async code")
     public func listen(
         on address: SocketAddress, options: TCPListener.Options = [], backlog: Int = 511,
         _ setUp: @escaping @Sendable (TCPListener) -> Void
     ) throws(UVError) -> SocketAddress {
-        var bound = address
+        refuseOwnThread("LoopGroup.listen(on:options:backlog:_:)")
+        var bound: [TCPListener] = []
+        var port = address
         for loop in loops {
-            let port = bound
-            bound = try onLoop(loop) { () throws(UVError) -> SocketAddress in
-                let listener = try TCPListener(
-                    on: loop, address: port, options: options.union(.reusePort), backlog: backlog)
-                setUp(listener)
-                return try listener.localAddress
+            let listener: Bound
+            let asked = port
+            do {
+                listener = try onLoop(loop) { () throws(UVError) in try Self.bind(asked, options, backlog, on: loop) }.wait().get()
+            } catch {
+                for listener in bound { _ = try? onLoop(listener.loop) { listener.close() }.wait() }
+                throw error
             }
+            bound.append(listener.value)
+            port = listener.address
         }
-        return bound
+        for listener in bound { _ = try? onLoop(listener.loop) { setUp(listener) }.wait() }
+        return port
     }
 
-    /// Runs `body` on `loop`'s thread and waits for its result.
+    /// Binds a listener on every loop (see the blocking form), awaiting the loops without blocking.
+    public func listen(
+        on address: SocketAddress, options: TCPListener.Options = [], backlog: Int = 511,
+        _ setUp: @escaping @Sendable (TCPListener) -> Void
+    ) async throws(UVError) -> SocketAddress {
+        var bound: [TCPListener] = []
+        var port = address
+        for loop in loops {
+            let handoff: Handoff<Result<Bound, UVError>>
+            let asked = port
+            do {
+                handoff = try onLoop(loop) { () throws(UVError) in try Self.bind(asked, options, backlog, on: loop) }
+            } catch {
+                await Self.close(bound)
+                throw error
+            }
+            switch await handoff.value() {
+            case .success(let listener):
+                bound.append(listener.value)
+                port = listener.address
+            case .failure(let error):
+                await Self.close(bound)
+                throw error
+            }
+        }
+        for listener in bound { _ = try? await onLoop(listener.loop) { setUp(listener) }.value() }
+        return port
+    }
+
+    /// A listener just bound, with the address it got.
+    private struct Bound: Sendable {
+        let value: TCPListener
+        let address: SocketAddress
+    }
+
+    private static func bind(
+        _ address: SocketAddress, _ options: TCPListener.Options, _ backlog: Int, on loop: Loop
+    ) throws(UVError) -> Bound {
+        let listener = try TCPListener(on: loop, address: address, options: options.union(.reusePort), backlog: backlog)
+        do {
+            return Bound(value: listener, address: try listener.localAddress)
+        } catch {
+            listener.close()
+            throw error
+        }
+    }
+
+    private static func close(_ listeners: [TCPListener]) async {
+        for listener in listeners { await listener.close() }
+    }
+
+    /// Runs `body` on `loop`'s thread; its result arrives through the handoff. Throws `.loopClosed`
+    /// when the loop no longer takes work (the group was shut down).
     private func onLoop<Value: Sendable>(
         _ loop: Loop, _ body: @escaping @Sendable () throws(UVError) -> Value
-    ) throws(UVError) -> Value {
-        let done = Rendezvous<Result<Value, UVError>>()
-        loop.execute { done.deliver(Result(catching: body)) }
-        return try done.wait().get()
+    ) throws(UVError) -> Handoff<Result<Value, UVError>> {
+        let handoff = Handoff<Result<Value, UVError>>()
+        try loop.execute { handoff.deliver(Result(catching: body)) }
+        return handoff
     }
 
     /// Lets every loop end once its handles are closed (the caller closes them: stop listening, finish
     /// connections), then waits for the threads. Idempotent.
+    @available(*, noasync, message: "blocks until the loops end; use the async form in async code")
     public func shutdownGracefully() {
-        for loop in loops { loop.execute { loop.jobs.keepAlive(false) } }
-        join()
+        refuseOwnThread("LoopGroup.shutdownGracefully()")
+        for thread in beginShutdown(closing: false) { thread.join() }
+    }
+
+    /// Lets every loop end once its handles are closed (see the blocking form), awaiting the threads.
+    public func shutdownGracefully() async {
+        for thread in beginShutdown(closing: false) { await thread.finish() }
     }
 
     /// Closes every handle on every loop at once (pending writes are canceled), then waits for the
     /// threads. Idempotent.
+    @available(*, noasync, message: "blocks until the loops end; use the async form in async code")
     public func shutdown() {
-        for loop in loops {
-            loop.execute {
-                loop.jobs.keepAlive(false)
-                loop.closeAllHandles()
-            }
-        }
-        join()
+        refuseOwnThread("LoopGroup.shutdown()")
+        for thread in beginShutdown(closing: true) { thread.join() }
     }
 
-    private func join() {
+    /// Closes every handle on every loop at once (see the blocking form), awaiting the threads.
+    public func shutdown() async {
+        for thread in beginShutdown(closing: true) { await thread.finish() }
+    }
+
+    /// Traps when a blocking call comes from one of the group's own threads: it would wait for itself.
+    private func refuseOwnThread(_ caller: String) {
+        if loops.contains(where: \.isOnLoopThread) {
+            fatalError("UVNet: \(caller) called on one of the group's own loop threads, which it would wait for")
+        }
+    }
+
+    /// Tells each loop to end (after closing its handles, with `closing`); returns the threads to wait for.
+    private func beginShutdown(closing: Bool) -> [LoopThread] {
         let threads = threads.withLock { threads in
             defer { threads.removeAll() }
             return threads
         }
-        for var thread in threads { uv_thread_join(&thread) }
+        for loop in loops {
+            try? loop.execute {
+                loop.jobs.keepAlive(false)
+                if closing { loop.closeAllHandles() }
+            }
+        }
+        return threads
     }
 
-    private static func stop(_ loops: [Loop], _ threads: [uv_thread_t]) {
-        for loop in loops { loop.execute { loop.jobs.keepAlive(false) } }
-        for var thread in threads { uv_thread_join(&thread) }
+    private static func startThreads(_ count: Int) throws(UVError) -> [LoopThread] {
+        var started: [LoopThread] = []
+        for _ in 0..<count {
+            do {
+                started.append(try LoopThread())
+            } catch {
+                stop(started)
+                throw error
+            }
+        }
+        return started
     }
 
-    /// A loop thread: make the loop (so it belongs to this thread), run it until shutdown, close it.
-    private static func threadMain(_ argument: UnsafeMutableRawPointer?) {
-        let start = Unmanaged<ThreadStart>.fromOpaque(argument!).takeRetainedValue()
+    /// Lets the loops of `threads` that started end, and waits for every thread.
+    private static func stop(_ threads: [LoopThread]) {
+        for thread in threads {
+            if case .success(let loop) = thread.loop.wait() { try? loop.execute { loop.jobs.keepAlive(false) } }
+            thread.join()
+        }
+    }
+}
+
+/// A thread that makes a loop (so the loop belongs to it), runs it until told to stop, then closes it.
+private final class LoopThread: Sendable {
+    /// The loop, once the thread has made it (or why it could not).
+    let loop = Handoff<Result<Loop, UVError>>()
+    /// Delivered when the thread is about to end.
+    private let ended = Handoff<Void>()
+    private let thread: Locked<uv_thread_t?>
+
+    init() throws(UVError) {
+        thread = Locked(nil)
+        let box = Unmanaged.passRetained(self).toOpaque()
+        var created = uv_thread_t()
+        do {
+            try uvCheck(uv_thread_create(&created, { LoopThread.main($0) }, box), "start loop thread")
+        } catch {
+            Unmanaged<LoopThread>.fromOpaque(box).release()
+            throw error
+        }
+        thread.withLock { $0 = created }
+    }
+
+    private static func main(_ argument: UnsafeMutableRawPointer?) {
+        let this = Unmanaged<LoopThread>.fromOpaque(argument!).takeRetainedValue()
+        defer { this.ended.deliver(()) }
         let loop: Loop
         do {
             loop = try Loop()
         } catch {
-            start.error = error
-            start.ready.signal()
-            return
+            return this.loop.deliver(.failure(error))
         }
         loop.jobs.keepAlive(true)
-        start.loop = loop
-        start.ready.signal()
+        this.loop.deliver(.success(loop))
         loop.run()
         try? loop.close()
     }
-}
 
-/// What a new loop thread hands back to `LoopGroup.init`.
-private final class ThreadStart: @unchecked Sendable {
-    let ready = Semaphore()
-    var loop: Loop?
-    var error: UVError?
-}
-
-/// One value handed from a loop's thread to a thread waiting for it.
-final class Rendezvous<Value: Sendable>: @unchecked Sendable {
-    private let delivered = Semaphore()
-    private var value: Value?
-
-    func deliver(_ value: Value) {
-        self.value = value
-        delivered.signal()
+    /// Waits for the thread to end, blocking. The corresponding C function is `uv_thread_join`.
+    func join() {
+        guard var joined = thread.withLock({ $0 }) else { return }
+        uvRequire(uv_thread_join(&joined), "uv_thread_join")
     }
 
-    func wait() -> Value {
-        delivered.wait()
-        return value!
+    /// Waits for the thread to end without blocking, then joins it (at once: it has ended).
+    func finish() async {
+        await ended.value()
+        join()
     }
-}
-
-/// A libuv semaphore on the heap, where it cannot move.
-final class Semaphore: @unchecked Sendable {
-    private let raw = UnsafeMutablePointer<uv_sem_t>.allocate(capacity: 1)
-
-    init() { uv_sem_init(raw, 0) }
-
-    deinit {
-        uv_sem_destroy(raw)
-        raw.deallocate()
-    }
-
-    /// The corresponding C function is `uv_sem_post`.
-    func signal() { uv_sem_post(raw) }
-    /// The corresponding C function is `uv_sem_wait`.
-    func wait() { uv_sem_wait(raw) }
 }

@@ -9,8 +9,9 @@ import Glibc
 ///     print(try result.get())   // [[::1]:80, 127.0.0.1:80], in the system's order
 /// }
 /// ```
-/// A numeric host (`127.0.0.1`, `::1`) with a numeric or named service needs no thread: it completes
-/// before `resolve` returns.
+/// A numeric host (`127.0.0.1`, `::1`) with a numeric service (or none) needs no thread: it completes
+/// before `resolve` returns. A service name is looked up on the thread pool too: the services database
+/// is a file (or NSS) that may block.
 public enum Resolver {
     /// Which address families to ask for.
     public enum Family: Sendable {
@@ -105,9 +106,14 @@ public enum Resolver {
         host: String?, service: String? = nil, family: Family = .any, socketType: SocketType = .stream,
         flags: Flags = [], on loop: Loop, _ completion: @escaping (Result<[Entry], UVError>) -> Void
     ) -> Request {
-        loop.assertOnLoopThread()
+        loop.checkOnLoopThread("Resolver.lookup(host:service:family:socketType:flags:on:_:)")
         let request = Request(loop: loop, name: [host, service].compactMap { $0 }.joined(separator: ":"))
-        if let host, let numeric = try? numericAnswer(host, service, family, socketType) {
+        guard loop.acceptsHandles else {
+            request.finish()
+            completion(.failure(UVError.loopClosed.during("resolve", target: request.name)))
+            return request
+        }
+        if let host, let numeric = numericAnswer(host, service, family, socketType) {
             request.finish()
             completion(numeric)
             return request
@@ -124,13 +130,20 @@ public enum Resolver {
         _ address: SocketAddress, nameRequired: Bool = false, on loop: Loop,
         _ completion: @escaping (Result<Name, UVError>) -> Void
     ) -> Request {
-        loop.assertOnLoopThread()
+        loop.checkOnLoopThread("Resolver.reverse(_:nameRequired:on:_:)")
         let request = Request(loop: loop, name: "\(address)")
+        guard loop.acceptsHandles else {
+            request.finish()
+            completion(.failure(UVError.loopClosed.during("reverse-resolve", target: request.name)))
+            return request
+        }
         request.startReverse(address, flags: nameRequired ? NI_NAMEREQD : 0, completion)
         return request
     }
 
-    /// The port of a service: a number in 0...65535 or a name from the services database.
+    /// The port of a service: a number in 0...65535 or a name from the services database. A name is
+    /// looked up in a file (or through NSS), which may block: not for a loop's thread, where
+    /// `resolve(host:service:…)` finds the port on the thread pool instead.
     /// The corresponding C function is `getservbyname_r`.
     public static func port(ofService service: String, socketType: SocketType = .stream) throws(UVError) -> Int {
         if let number = Int(service) {
@@ -150,11 +163,13 @@ public enum Resolver {
         return Int(UInt16(bigEndian: UInt16(truncatingIfNeeded: entry.s_port)))
     }
 
-    /// The answer for a numeric host, found without the thread pool; nil when `host` is a name.
+    /// The answer for a numeric host and a numeric service (or none), found without the thread pool;
+    /// nil when either is a name.
     private static func numericAnswer(
         _ host: String, _ service: String?, _ family: Family, _ socketType: SocketType
-    ) throws -> Result<[Entry], UVError>? {
+    ) -> Result<[Entry], UVError>? {
         guard let address = try? SocketAddress(ip: host, port: 0) else { return nil }
+        if let service, Int(service) == nil { return nil }
         if family == .ipv4 && address.isIPv6 || family == .ipv6 && !address.isIPv6 {
             return .failure(UVError(UV_EAI_ADDRFAMILY.rawValue, operation: "resolve", target: host))
         }
@@ -163,10 +178,10 @@ public enum Resolver {
         var entries: [Entry] = []
         var lastError: UVError?
         for type in types {
-            do {
-                let port = try service.map { try self.port(ofService: $0, socketType: type) } ?? 0
+            do throws(UVError) {
+                let port = try service.map { (service) throws(UVError) in try self.port(ofService: service, socketType: type) } ?? 0
                 entries.append(Entry(address: try address.withPort(port), socketType: type))
-            } catch let error as UVError {
+            } catch {
                 lastError = error
             }
         }
@@ -175,9 +190,9 @@ public enum Resolver {
     }
 
     /// One resolution in flight. Hold it only to `cancel()` it.
-    public final class Request: @unchecked Sendable {
+    public final class Request: @unchecked Sendable {  // every member checks the loop's thread
         private let loop: Loop
-        private let name: String
+        fileprivate let name: String
         private var raw: UnsafeMutableRawPointer?
         private var lookupCompletion: ((Result<[Entry], UVError>) -> Void)?
         private var reverseCompletion: ((Result<Name, UVError>) -> Void)?
@@ -188,20 +203,30 @@ public enum Resolver {
         }
 
         /// True once the completion has run (or is running).
-        public var isFinished: Bool { raw == nil }
+        public var isFinished: Bool {
+            loop.checkOnLoopThread("Resolver.Request.isFinished")
+            return raw == nil
+        }
 
         /// Cancels the request if it is still waiting for a thread: its completion then runs once with
         /// `.canceled`, and this returns true. A request already being resolved (or done) completes as
         /// usual, and this returns false. The corresponding C function is `uv_cancel`.
         @discardableResult
         public func cancel() -> Bool {
-            loop.assertOnLoopThread()
+            loop.checkOnLoopThread("Resolver.Request.cancel()")
             guard let raw else { return false }
-            return uv_cancel(raw.assumingMemoryBound(to: uv_req_t.self)) == 0
+            return uvSucceeded(uv_cancel(raw.assumingMemoryBound(to: uv_req_t.self)))
         }
 
         func finish() {
+            if raw != nil { loop.resolutions.remove(self) }
             raw = nil
+        }
+
+        /// Marks the request as handed to libuv (and so as one `Loop.close` cancels).
+        private func begin(_ request: UnsafeMutableRawPointer) {
+            raw = request
+            loop.resolutions.add(self)
         }
 
         func startLookup(
@@ -215,14 +240,15 @@ public enum Resolver {
             hints.ai_flags = flags.rawValue
             request.pointee.data = Unmanaged.passRetained(self).toOpaque()
             lookupCompletion = completion
-            raw = UnsafeMutableRawPointer(request)
-            let rc = uv_getaddrinfo(loop.raw, request, Request.looked, host, service, &hints)
-            if rc < 0 {
+            begin(UnsafeMutableRawPointer(request))
+            do {
+                try uvCheck(uv_getaddrinfo(loop.raw, request, Request.looked, host, service, &hints), "resolve", target: name)
+            } catch {
                 Unmanaged.passUnretained(self).release()
                 request.deallocate()
                 finish()
                 lookupCompletion = nil
-                completion(.failure(error(rc, "resolve")))
+                completion(.failure(error))
             }
         }
 
@@ -233,9 +259,10 @@ public enum Resolver {
             this.finish()
             let completion = this.lookupCompletion
             this.lookupCompletion = nil
-            guard status == 0 else {
-                completion?(.failure(this.error(status, "resolve")))
-                return this.loop.jobs.drainIfNeeded(on: this.loop)
+            defer { this.loop.jobs.drainIfNeeded() }
+            if case .failure(let error) = this.outcome(status, "resolve") {
+                completion?(.failure(error))
+                return
             }
             var entries: [Entry] = []
             var next = answers
@@ -246,41 +273,82 @@ public enum Resolver {
                 next = answer.pointee.ai_next
             }
             completion?(.success(entries))
-            this.loop.jobs.drainIfNeeded(on: this.loop)
         }
 
         func startReverse(_ address: SocketAddress, flags: CInt, _ completion: @escaping (Result<Name, UVError>) -> Void) {
             let request = UnsafeMutablePointer<uv_getnameinfo_t>.allocate(capacity: 1)
             request.pointee.data = Unmanaged.passRetained(self).toOpaque()
             reverseCompletion = completion
-            raw = UnsafeMutableRawPointer(request)
-            let rc = address.withSockAddr { sockaddr, _ in
-                uv_getnameinfo(loop.raw, request, Request.named, sockaddr, flags)
-            }
-            if rc < 0 {
+            begin(UnsafeMutableRawPointer(request))
+            do {
+                try uvCheck(
+                    address.withSockAddr { sockaddr, _ in uv_getnameinfo(loop.raw, request, Request.named, sockaddr, flags) },
+                    "reverse-resolve", target: name)
+            } catch {
                 Unmanaged.passUnretained(self).release()
                 request.deallocate()
                 finish()
                 reverseCompletion = nil
-                completion(.failure(error(rc, "reverse-resolve")))
+                completion(.failure(error))
             }
         }
 
         private static let named: uv_getnameinfo_cb = { request, status, host, service in
             let this = Unmanaged<Request>.fromOpaque(request!.pointee.data).takeRetainedValue()
-            let name = status == 0 ? Name(host: String(cString: host!), service: String(cString: service!)) : nil
+            let answer = this.outcome(status, "reverse-resolve").map {
+                Name(host: String(cString: host!), service: String(cString: service!))
+            }
             request!.deallocate()
             this.finish()
             let completion = this.reverseCompletion
             this.reverseCompletion = nil
-            completion?(name.map { .success($0) } ?? .failure(this.error(status, "reverse-resolve")))
-            this.loop.jobs.drainIfNeeded(on: this.loop)
+            completion?(answer)
+            this.loop.jobs.drainIfNeeded()
         }
 
-        /// A resolver error naming what was resolved; a cancel reads as `.canceled`, like everywhere else.
-        private func error(_ status: CInt, _ operation: String) -> UVError {
-            let code = status == UV_EAI_CANCELED.rawValue ? UV_ECANCELED.rawValue : status
-            return UVError(code, operation: operation, target: name)
+        /// The status of a finished request, naming what was resolved; a cancel reads as `.canceled`,
+        /// like everywhere else (libuv says `UV_EAI_CANCELED` here).
+        private func outcome(_ status: CInt, _ operation: String) -> Result<Void, UVError> {
+            uvResult(status, operation, target: name).mapError { error in
+                error == UVError(rawValue: UV_EAI_CANCELED.rawValue) ? UVError.canceled.during(operation, target: name) : error
+            }
         }
+    }
+}
+
+extension Resolver {
+    /// Resolves `host` (and `service`) to addresses; see the callback form. Canceling the task ends the
+    /// wait at once and cancels the request if it is still queued (one already running on the thread
+    /// pool finishes there, and its answer is dropped).
+    public static func resolve(
+        host: String?, service: String? = nil, family: Family = .any, socketType: SocketType = .stream,
+        flags: Flags = [], on loop: Loop
+    ) async throws -> [SocketAddress] {
+        let pending = LoopBound<Request?>(nil, on: loop)
+        return try await loop.suspend(
+            { wake in
+                pending.value = resolve(
+                    host: host, service: service, family: family, socketType: socketType, flags: flags, on: loop
+                ) { wake.resume($0.mapError { $0 }) }
+            },
+            abandon: { pending.value?.cancel() })
+    }
+}
+
+/// The resolutions in flight on one loop: closing the loop cancels those still waiting for a thread.
+struct ResolutionsInFlight {
+    private var requests: [ObjectIdentifier: Resolver.Request] = [:]
+
+    mutating func add(_ request: Resolver.Request) {
+        requests[ObjectIdentifier(request)] = request
+    }
+
+    mutating func remove(_ request: Resolver.Request) {
+        requests.removeValue(forKey: ObjectIdentifier(request))
+    }
+
+    /// Cancels every request still queued; those already running finish (their answers are reported).
+    func cancelAll() {
+        for request in requests.values { request.cancel() }
     }
 }

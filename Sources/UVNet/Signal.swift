@@ -9,7 +9,7 @@ import Glibc
 /// ```
 /// While a `Signal` is open the process no longer dies of that signal: the callback decides.
 /// Creating one unblocks the signal on the calling thread, in case the process inherited it blocked.
-public final class Signal: Handle, @unchecked Sendable {
+public final class Signal: Handle, @unchecked Sendable {  // Handle's members check the loop's thread
     /// A signal number with Swift names for the usual ones.
     public struct Number: RawRepresentable, Hashable, Sendable {
         public let rawValue: CInt
@@ -30,15 +30,16 @@ public final class Signal: Handle, @unchecked Sendable {
     public init(_ number: Number, on loop: Loop, _ callback: @escaping () -> Void) throws(UVError) {
         self.number = number
         self.callback = callback
-        super.init(loop: loop, cType: uv_signal_t.self)
+        try super.init(loop: loop, cType: uv_signal_t.self, operation: "watch signal")
         let signal = rawHandle.cast(to: uv_signal_t.self)
         try uvCheck(uv_signal_init(loop.raw, signal), "watch signal", target: "\(number.rawValue)")
         didOpen()
         Signal.unblock(number)
-        let rc = uv_signal_start(signal, Signal.deliver, number.rawValue)
-        if rc < 0 {
+        do {
+            try uvCheck(uv_signal_start(signal, Signal.deliver, number.rawValue), "watch signal", target: "\(number.rawValue)")
+        } catch {
             close()
-            throw UVError(rc, operation: "watch signal", target: "\(number.rawValue)")
+            throw error
         }
     }
 
@@ -51,8 +52,9 @@ public final class Signal: Handle, @unchecked Sendable {
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
-    override func didClose() {
-        callback = nil
+    override func didEnter(_ state: State) {
+        if state == .closed { callback = nil }
+        super.didEnter(state)
     }
 
     private static let deliver: uv_signal_cb = { raw, _ in

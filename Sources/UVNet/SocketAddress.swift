@@ -127,7 +127,7 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
                 case .v4(var a): uv_ip4_name(&a.storage, buffer.baseAddress, buffer.count)
                 case .v6(var a): uv_ip6_name(&a.storage, buffer.baseAddress, buffer.count)
                 }
-            return rc == 0 ? String(cString: buffer.baseAddress!) : "?"
+            return uvSucceeded(rc) ? String(cString: buffer.baseAddress!) : "?"
         }
     }
 

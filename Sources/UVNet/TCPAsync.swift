@@ -1,77 +1,48 @@
-// TCP with async/await, built on the callback API: connect, accept, write, shut down, close, timeouts.
+// TCP with async/await, built on the callback API: connect, write, shut down, close, timeouts.
 import CUV
 
 extension TCPConnection {
     /// Connects to `address`. Throws the connect error naming the address, `.timedOut` after `timeout`,
-    /// or `CancellationError` if the task is canceled first (the attempt is closed either way).
+    /// or `CancellationError` if the task is canceled first (the attempt is closed at once either way).
     public static func connect(
         to address: SocketAddress, on loop: Loop, timeout: Duration? = nil
     ) async throws -> TCPConnection {
-        let attempt = Attempt()
+        let attempt = LoopBound<TCPConnection?>(nil, on: loop)
         return try await loop.suspend(
-            start: { wake in
+            timeout: timeout.map { Timeout($0, operation: "connect to", target: { "\(address)" }, detail: "no answer within \($0)") },
+            { wake in
                 do {
                     let connection = try TCPConnection(on: loop)
-                    attempt.connection = connection
-                    attempt.deadline = try timeout.map { timeout in
-                        try Timer.once(after: timeout, on: loop) {
-                            wake.resume(.failure(UVError(UV_ETIMEDOUT.rawValue, operation: "connect to",
-                                                         target: "\(address)", detail: "no answer within \(timeout)")))
-                            connection.close()
-                        }
-                    }
+                    attempt.value = connection
                     try connection.connect(to: address) { result in
-                        attempt.deadline?.close()
                         switch result {
-                        case .success: wake.resume(.success(connection))
+                        case .success:
+                            wake.resume(.success(connection))
                         case .failure(let error):
                             connection.close()
                             wake.resume(.failure(error))
                         }
                     }
                 } catch {
-                    attempt.abandon()
+                    attempt.value?.close()
                     wake.resume(.failure(error))
                 }
             },
-            cancel: { wake in
-                wake.resume(.failure(CancellationError()))
-                attempt.abandon()
-            })
+            abandon: { attempt.value?.close() })
     }
 
     /// Resolves `host` and connects to each address in turn until one accepts (see the callback form).
+    /// A timeout or cancellation stops the resolution and the attempt in flight at once.
     public static func connect(
         host: String, port: Int, on loop: Loop, timeout: Duration? = nil
     ) async throws -> TCPConnection {
-        let attempt = Attempt()
+        let attempt = LoopBound<ConnectAttempt?>(nil, on: loop)
         return try await loop.suspend(
-            start: { wake in
-                do {
-                    attempt.deadline = try timeout.map { timeout in
-                        try Timer.once(after: timeout, on: loop) {
-                            attempt.isAbandoned = true
-                            wake.resume(.failure(UVError(UV_ETIMEDOUT.rawValue, operation: "connect to",
-                                                         target: "\(host):\(port)", detail: "no answer within \(timeout)")))
-                        }
-                    }
-                } catch {
-                    return wake.resume(.failure(error))
-                }
-                connect(host: host, port: port, on: loop) { result in
-                    attempt.deadline?.close()
-                    switch result {
-                    case .success(let connection) where attempt.isAbandoned: connection.close()
-                    case .success(let connection): wake.resume(.success(connection))
-                    case .failure(let error): wake.resume(.failure(error))
-                    }
-                }
+            timeout: timeout.map { Timeout($0, operation: "connect to", target: { "\(host):\(port)" }, detail: "no answer within \($0)") },
+            { wake in
+                attempt.value = connect(host: host, port: port, on: loop) { wake.resume($0.mapError { $0 }) }
             },
-            cancel: { wake in
-                attempt.isAbandoned = true
-                attempt.deadline?.close()
-                wake.resume(.failure(CancellationError()))
-            })
+            abandon: { attempt.value?.cancel() })
     }
 
     /// Connects, runs `body` with the connection, and closes it whichever way `body` ends: no handle
@@ -103,17 +74,25 @@ extension TCPConnection {
 
     /// Writes `bytes`; returns when all of them are handed to the kernel (at once, without suspending,
     /// when the kernel takes them all). Throws the write error, `.timedOut` after `timeout`, or
-    /// `CancellationError`; a write that times out or is canceled closes the connection, since how much
-    /// of it went out is unknown.
+    /// `CancellationError`. A write that times out or is canceled takes nothing back: the bytes already
+    /// handed over stay queued and go out in order, and the connection stays usable (close it, or
+    /// `closeWithReset()` it, to give up on a peer that does not read).
     public func write(_ bytes: [UInt8], timeout: Duration? = nil) async throws {
         if loop.isOnLoopThread && timeout == nil {
             switch bytes.withUnsafeBytes({ writeNow($0) }) {
-            case .written: return
-            case .failed(let error): throw error
-            case .partly(let written): return try await waitForWrite(of: bytes, from: written, timeout: nil)
+            case .written:
+                return
+            case .failed(let error):
+                throw error
+            case .partly(let written):
+                // The rest is queued now, before the task can be told it is canceled: a write that
+                // has begun goes out whole.
+                let queued = Awaited<Void>()
+                bytes.withUnsafeBytes { enqueue(UnsafeRawBufferPointer(rebasing: $0[written...]), completion: queued.complete) }
+                return try await queued.value(on: loop)
             }
         }
-        try await waitForWrite(of: bytes, from: nil, timeout: timeout)
+        try await waitForWrite(of: bytes, timeout: timeout)
     }
 
     /// Writes the UTF-8 bytes of `text` (see `write(_:timeout:)`).
@@ -121,81 +100,20 @@ extension TCPConnection {
         try await write(Array(text.utf8), timeout: timeout)
     }
 
-    /// Queues `bytes` (or, when `written` is known, what is left after it) and waits for the kernel.
-    private func waitForWrite(of bytes: [UInt8], from written: Int?, timeout: Duration?) async throws {
-        let deadline = DeadlineBox()
+    /// Writes `bytes` on the loop's thread and waits for the kernel to have them all. A task canceled
+    /// before the write began sends nothing.
+    private func waitForWrite(of bytes: [UInt8], timeout: Duration?) async throws {
         try await loop.suspend(
-            start: { [self] (wake: Wake<Void>) in
-                let finished: Completion = { result in
-                    deadline.timer?.close()
-                    wake.resume(result.mapError { $0 })
-                }
-                if let timeout {
-                    deadline.timer = try? Timer.once(after: timeout, on: loop) { [self] in
-                        wake.resume(.failure(UVError(UV_ETIMEDOUT.rawValue, operation: "write to", target: peerName,
-                                                     detail: "the peer took nothing for \(timeout)")))
-                        closeWithReset()
-                    }
-                }
-                bytes.withUnsafeBytes { buffer in
-                    if let written {
-                        enqueue(UnsafeRawBufferPointer(rebasing: buffer[written...]), completion: finished)
-                    } else {
-                        write(buffer, completion: finished)
-                    }
-                }
+            timeout: timeout.map { Timeout($0, operation: "write to", target: { [self] in peerName }, detail: "the peer did not take it all within \($0)") },
+            { [self] (wake: Wake<Void>) in
+                bytes.withUnsafeBytes { write($0) { wake.resume($0.mapError { $0 }) } }
             },
-            cancel: { [self] wake in
-                deadline.timer?.close()
-                wake.resume(.failure(CancellationError()))
-                closeWithReset()
-            })
+            abandon: {})
     }
 
-    /// Half-closes once every queued write has gone out (see `shutdown(_:)`).
+    /// Half-closes once every queued write has gone out (see `shutdown(_:)`). Canceling the wait leaves
+    /// the shutdown under way.
     public func shutdown() async throws {
-        try await loop.suspend(
-            start: { [self] (wake: Wake<Void>) in shutdown { wake.resume($0.mapError { $0 }) } },
-            cancel: { wake in wake.resume(.failure(CancellationError())) })
+        try await loop.suspend({ [self] (wake: Wake<Void>) in shutdown { wake.resume($0.mapError { $0 }) } }, abandon: {})
     }
-}
-
-extension TCPListener {
-    /// The connections this listener accepts, as an AsyncSequence; it ends when the listener closes.
-    /// A connection is accepted only when asked for, so a consumer that lags leaves the rest waiting in
-    /// the kernel's backlog. Failed accepts are skipped and counted (`acceptFailures`, `lastAcceptError`).
-    /// Use it only on a listener created without a connection handler.
-    public var connections: Connections { Connections(listener: self) }
-
-    /// The connections of a listener; see `connections`.
-    public struct Connections: AsyncSequence, Sendable {
-        public typealias Element = TCPConnection
-        let listener: TCPListener
-
-        public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(listener: listener) }
-
-        public struct AsyncIterator: AsyncIteratorProtocol {
-            let listener: TCPListener
-            public mutating func next() async throws -> TCPConnection? {
-                try await listener.nextConnection()
-            }
-        }
-    }
-}
-
-/// The connection attempt of an async connect, so a cancel or timeout can close it.
-private final class Attempt: @unchecked Sendable {
-    var connection: TCPConnection?
-    var deadline: Timer?
-    var isAbandoned = false
-
-    func abandon() {
-        isAbandoned = true
-        deadline?.close()
-        connection?.close()
-    }
-}
-
-private final class DeadlineBox: @unchecked Sendable {
-    var timer: Timer?
 }

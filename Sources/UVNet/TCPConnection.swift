@@ -16,7 +16,7 @@ import CUV
 ///     }
 /// }
 /// ```
-public final class TCPConnection: Handle, @unchecked Sendable {
+public final class TCPConnection: Handle, @unchecked Sendable {  // Handle's members check the loop's thread
     /// What a read callback receives: bytes valid only inside the callback, or `.eof`, or an error.
     public typealias ReadResult = Result<UnsafeRawBufferPointer, UVError>
     /// What a write, shutdown or connect completion receives.
@@ -27,10 +27,12 @@ public final class TCPConnection: Handle, @unchecked Sendable {
     private var onConnect: Completion?
     /// The peer, remembered for error messages: once reset, the socket can no longer say.
     private var peer: SocketAddress?
+    /// What `inbound()` reads into; made when first asked for, kept for the connection's life.
+    private var inbound: InboundQueue?
 
     /// Creates an unconnected TCP handle. The corresponding C function is `uv_tcp_init`.
     public init(on loop: Loop) throws(UVError) {
-        super.init(loop: loop, cType: uv_tcp_t.self)
+        try super.init(loop: loop, cType: uv_tcp_t.self, operation: "create TCP connection")
         try uvCheck(uv_tcp_init(loop.raw, tcp), "create TCP connection")
         didOpen()
     }
@@ -48,6 +50,11 @@ public final class TCPConnection: Handle, @unchecked Sendable {
         peer?.description
     }
 
+    /// The queue behind `inbound()`; one that has ended already on a closed connection.
+    func inboundQueue() -> InboundQueue {
+        sequenceQueue(&inbound) { InboundQueue(connection: self) }
+    }
+
     // MARK: Connecting
 
     /// Connects to `address`. `completion` runs once: `.success`, or an error naming the address
@@ -55,15 +62,18 @@ public final class TCPConnection: Handle, @unchecked Sendable {
     /// Throws, without calling `completion`, when the connect cannot even start.
     /// The corresponding C function is `uv_tcp_connect`.
     public func connect(to address: SocketAddress, _ completion: @escaping Completion) throws(UVError) {
-        loop.assertOnLoopThread()
+        checkThread()
         let operation = "connect to"
-        guard state == .open else { throw UVError.badFileDescriptor.during(operation, target: "\(address)") }
+        try checkOpen(operation, target: "\(address)")
         guard onConnect == nil else { throw UVError.alreadyInProgress.during(operation, target: "\(address)") }
         let request = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
-        let rc = address.withSockAddr { sockaddr, _ in uv_tcp_connect(request, tcp, sockaddr, TCPConnection.connected) }
-        guard rc == 0 else {
+        do {
+            try uvCheck(
+                address.withSockAddr { sockaddr, _ in uv_tcp_connect(request, tcp, sockaddr, TCPConnection.connected) },
+                operation, target: "\(address)")
+        } catch {
             request.deallocate()
-            throw UVError(rc, operation: operation, target: "\(address)")
+            throw error
         }
         peer = address
         onConnect = completion
@@ -81,43 +91,15 @@ public final class TCPConnection: Handle, @unchecked Sendable {
 
     /// Resolves `host` and connects to its addresses in the order the system gives, one after the other,
     /// until one accepts (so `localhost` works whether it answers on `::1` or on `127.0.0.1`).
-    /// `completion` gets the connection, or the error of the last address tried (or of resolving).
+    /// `completion` runs once with the connection, or the error of the last address tried (or of
+    /// resolving), or `.canceled` after `cancel()` on the attempt returned.
+    @discardableResult
     public static func connect(
         host: String, port: Int, on loop: Loop, _ completion: @escaping (Result<TCPConnection, UVError>) -> Void
-    ) {
-        Resolver.resolve(host: host, service: "\(port)", on: loop) { resolved in
-            switch resolved {
-            case .success(let addresses): connect(toFirstOf: addresses[...], on: loop, lastError: nil, completion)
-            case .failure(let error): completion(.failure(error))
-            }
-        }
-    }
-
-    private static func connect(
-        toFirstOf addresses: ArraySlice<SocketAddress>, on loop: Loop, lastError: UVError?,
-        _ completion: @escaping (Result<TCPConnection, UVError>) -> Void
-    ) {
-        guard let address = addresses.first else {
-            return completion(.failure(lastError ?? UVError.noAddress.during("connect")))
-        }
-        let tryNext = { (error: UVError) in
-            connect(toFirstOf: addresses.dropFirst(), on: loop, lastError: error, completion)
-        }
-        do {
-            let connection = try TCPConnection(on: loop)
-            do {
-                try connection.connect(to: address) { result in
-                    switch result {
-                    case .success: completion(.success(connection))
-                    case .failure(let error): connection.close { tryNext(error) }
-                    }
-                }
-            } catch {
-                connection.close { tryNext(error) }
-            }
-        } catch {
-            tryNext(error)
-        }
+    ) -> ConnectAttempt {
+        let attempt = ConnectAttempt(host: host, port: port, on: loop, completion)
+        attempt.start()
+        return attempt
     }
 
     /// Remembers the peer of an accepted connection (for error messages).
@@ -132,24 +114,27 @@ public final class TCPConnection: Handle, @unchecked Sendable {
     /// when the peer half-closes, or an error (`.connectionReset`, …). Nothing is allocated per read.
     /// The corresponding C function is `uv_read_start`.
     public func startReading(_ handler: @escaping (ReadResult) -> Void) {
-        loop.assertOnLoopThread()
-        guard state == .open else {
+        checkThread()
+        guard lifecycle == .open else {
             return handler(.failure(UVError.badFileDescriptor.during("read", target: peerName)))
         }
         onRead = handler
-        let rc = uv_read_start(stream, TCPConnection.allocate, TCPConnection.didRead)
-        // Already reading: the new handler has taken over, which is all a second call asks for.
-        if rc < 0 && rc != UV_EALREADY.rawValue {
+        do {
+            // Already reading (nil): the new handler has taken over, which is all a second call asks for.
+            _ = try uvCheck(
+                uv_read_start(stream, TCPConnection.allocate, TCPConnection.didRead), "read", target: peerName,
+                tolerating: .alreadyInProgress)
+        } catch {
             onRead = nil
-            handler(.failure(UVError(rc, operation: "read", target: peerName)))
+            handler(.failure(error))
         }
     }
 
     /// Stops reading; the kernel buffers (and eventually pushes back on the peer) until `startReading`.
     /// The corresponding C function is `uv_read_stop`.
     public func stopReading() {
-        loop.assertOnLoopThread()
-        guard state == .open else { return }
+        checkThread()
+        guard lifecycle == .open else { return }
         uv_read_stop(stream)
     }
 
@@ -157,8 +142,8 @@ public final class TCPConnection: Handle, @unchecked Sendable {
     /// `inbound()` ends after the bytes it already holds). For a graceful shutdown: nothing already
     /// received is lost, and nothing more is taken in.
     public func endReading() {
-        loop.assertOnLoopThread()
-        guard state == .open, let handler = onRead else { return }
+        checkThread()
+        guard lifecycle == .open, let handler = onRead else { return }
         uv_read_stop(stream)
         onRead = nil
         handler(.failure(UVError.eof.during("read", target: peerName)))
@@ -180,11 +165,7 @@ public final class TCPConnection: Handle, @unchecked Sendable {
             onRead?(.success(UnsafeRawBufferPointer(start: buffer.base, count: count)))
         } else if count < 0 {
             // libuv stops reading by itself after EOF and errors; the handler sees each once.
-            let error =
-                count == Int(UV_EOF.rawValue)
-                ? UVError.eof.during("read", target: peerName)
-                : UVError(CInt(count), operation: "read", target: peerName)
-            onRead?(.failure(error))
+            onRead?(.failure(UVError(CInt(count), operation: "read", target: peerName)))
         }
         // count == 0 is libuv's EAGAIN: nothing was read, which is not the end of the stream.
     }
@@ -198,6 +179,7 @@ public final class TCPConnection: Handle, @unchecked Sendable {
     /// kernel takes everything at once (or the write fails at once) it runs before `write` returns.
     /// The corresponding C functions are `uv_try_write` and `uv_write`.
     public func write(_ bytes: UnsafeRawBufferPointer, completion: Completion? = nil) {
+        checkThread()
         switch writeNow(bytes) {
         case .written: completion?(.success(()))
         case .failed(let error): completion?(.failure(error))
@@ -212,30 +194,34 @@ public final class TCPConnection: Handle, @unchecked Sendable {
         case failed(UVError)
     }
 
-    /// Hands the kernel what it takes now. The corresponding C function is `uv_try_write`.
+    /// Hands the kernel what it takes now (the caller has checked the thread).
+    /// The corresponding C function is `uv_try_write`.
     @inline(__always)
     func writeNow(_ bytes: UnsafeRawBufferPointer) -> ImmediateWrite {
-        loop.assertOnLoopThread()
-        guard state == .open else { return .failed(UVError.badFileDescriptor.during("write", target: peerName)) }
+        guard lifecycle == .open else { return .failed(UVError.badFileDescriptor.during("write", target: peerName)) }
         guard !bytes.isEmpty else { return .written }
         var buffer = uv_buf_t(reading: bytes)
-        // uv_try_write answers EAGAIN while earlier writes are queued, which keeps the bytes in order.
-        let rc = uv_try_write(stream, &buffer, 1)
-        if rc == bytes.count { return .written }
-        if rc >= 0 { return .partly(Int(rc)) }
-        if rc == UV_EAGAIN.rawValue { return .partly(0) }
-        return .failed(UVError(rc, operation: "write", target: peerName))
+        // uv_try_write answers EAGAIN (nil) while earlier writes are queued, which keeps the bytes in order.
+        let taken: CInt?
+        do {
+            taken = try uvCheck(uv_try_write(stream, &buffer, 1), "write", target: peerName, tolerating: .tryAgain)
+        } catch {
+            return .failed(error)
+        }
+        guard let taken else { return .partly(0) }
+        return Int(taken) == bytes.count ? .written : .partly(Int(taken))
     }
 
     /// Queues `rest` behind whatever is already queued, so bytes leave in the order they were written.
     func enqueue(_ rest: UnsafeRawBufferPointer, completion: Completion?) {
         var (request, buffer) = QueuedBytes<uv_write_t>.make(copying: rest)
         request.pointee.data = .retaining(completion)
-        let rc = uv_write(request, stream, &buffer, 1, TCPConnection.wrote)
-        if rc < 0 {
+        do {
+            try uvCheck(uv_write(request, stream, &buffer, 1, TCPConnection.wrote), "write", target: peerName)
+        } catch {
             let completion = takeCompletion(request.pointee.data, as: Result<Void, UVError>.self)
             QueuedBytes<uv_write_t>.free(request)
-            completion?(.failure(UVError(rc, operation: "write", target: peerName)))
+            completion?(.failure(error))
         }
     }
 
@@ -262,7 +248,8 @@ public final class TCPConnection: Handle, @unchecked Sendable {
     /// Bytes queued in libuv, waiting for the kernel to take them. The corresponding C function is
     /// `uv_stream_get_write_queue_size` (read here as the field it returns, on the hot path of echo).
     public var writeQueueSize: Int {
-        state == .closed ? 0 : stream.pointee.write_queue_size
+        checkThread()
+        return lifecycle == .closed ? 0 : stream.pointee.write_queue_size
     }
 
     // MARK: Ending
@@ -270,18 +257,19 @@ public final class TCPConnection: Handle, @unchecked Sendable {
     /// Half-closes: sends FIN after every queued write has gone out; reading goes on until the peer's EOF.
     /// The corresponding C function is `uv_shutdown`.
     public func shutdown(_ completion: Completion? = nil) {
-        loop.assertOnLoopThread()
-        guard state == .open else {
+        checkThread()
+        guard lifecycle == .open else {
             completion?(.failure(UVError.badFileDescriptor.during("shut down", target: peerName)))
             return
         }
         let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
         request.pointee.data = .retaining(completion)
-        let rc = uv_shutdown(request, stream, TCPConnection.didShutdown)
-        if rc < 0 {
+        do {
+            try uvCheck(uv_shutdown(request, stream, TCPConnection.didShutdown), "shut down", target: peerName)
+        } catch {
             let completion = takeCompletion(request.pointee.data, as: Result<Void, UVError>.self)
             request.deallocate()
-            completion?(.failure(UVError(rc, operation: "shut down", target: peerName)))
+            completion?(.failure(error))
         }
     }
 
@@ -298,43 +286,49 @@ public final class TCPConnection: Handle, @unchecked Sendable {
     /// `.canceled`) and the peer sees `.connectionReset`. Falls back to a plain close while a shutdown
     /// is pending. The corresponding C function is `uv_tcp_close_reset`.
     public func closeWithReset(_ completion: (() -> Void)? = nil) {
+        checkThread()
         beginClosing(completion) { handle, closed in
-            let tcp = handle.cast(to: uv_tcp_t.self)
-            if uv_tcp_close_reset(tcp, closed) != 0 { uv_close(handle, closed) }
+            if !uvSucceeded(uv_tcp_close_reset(handle.cast(to: uv_tcp_t.self), closed)) { uv_close(handle, closed) }
         }
     }
 
-    override func didClose() {
-        onRead = nil
-        onConnect = nil
+    override func didEnter(_ state: State) {
+        // A waiting reader ends the way a clean end reads: after what it already holds, with nil.
+        if state == .closing { inbound?.finish(.success(())) }
+        if state == .closed { (onRead, onConnect) = (nil, nil) }
+        super.didEnter(state)
     }
 
     // MARK: Options and names
 
     /// Turns Nagle's algorithm off (true) or on. The corresponding C function is `uv_tcp_nodelay`.
     public func setNoDelay(_ enabled: Bool) throws(UVError) {
-        loop.assertOnLoopThread()
+        checkThread()
+        try checkOpen("set TCP_NODELAY", target: peerName)
         try uvCheck(uv_tcp_nodelay(tcp, enabled ? 1 : 0), "set TCP_NODELAY", target: peerName)
     }
 
     /// Turns TCP keep-alive on, probing after `delay` seconds idle, or off.
     /// The corresponding C function is `uv_tcp_keepalive`.
     public func setKeepAlive(_ enabled: Bool, delay: UInt32 = 60) throws(UVError) {
-        loop.assertOnLoopThread()
+        checkThread()
+        try checkOpen("set SO_KEEPALIVE", target: peerName)
         try uvCheck(uv_tcp_keepalive(tcp, enabled ? 1 : 0, delay), "set SO_KEEPALIVE", target: peerName)
     }
 
     /// This end's address. The corresponding C function is `uv_tcp_getsockname`.
     public var localAddress: SocketAddress {
         get throws(UVError) {
-            try SocketAddress.reading("read local address") { uv_tcp_getsockname(tcp, $0, $1) }
+            checkThread()
+            return try SocketAddress.reading("read local address") { uv_tcp_getsockname(tcp, $0, $1) }
         }
     }
 
     /// The peer's address. The corresponding C function is `uv_tcp_getpeername`.
     public var remoteAddress: SocketAddress {
         get throws(UVError) {
-            try SocketAddress.reading("read remote address") { uv_tcp_getpeername(tcp, $0, $1) }
+            checkThread()
+            return try SocketAddress.reading("read remote address") { uv_tcp_getpeername(tcp, $0, $1) }
         }
     }
 }

@@ -1,8 +1,8 @@
 // What a connection receives, as an AsyncSequence that stops reading while its consumer lags.
 import CUV
 
-/// The bytes a `TCPConnection` receives, chunk by chunk, until the peer's EOF (the sequence ends) or
-/// an error (it throws: `.connectionReset`, `.timedOut` after `idleTimeout`, …).
+/// The bytes a `TCPConnection` receives, chunk by chunk, until the peer's EOF or the connection's close
+/// (the sequence ends), or an error (it throws: `.connectionReset`, `.timedOut` after `idleTimeout`, …).
 ///
 /// ```swift
 /// for try await chunk in connection.inbound() {
@@ -11,76 +11,97 @@ import CUV
 /// ```
 /// Buffering is bounded: above `highWatermark` buffered bytes the connection stops reading (the
 /// kernel's buffers fill, then TCP pushes back on the peer); below `lowWatermark` it reads again.
-/// One consumer at a time.
+///
+/// One iterator consumes at a time: a second one's `next()` throws `.busy`. When an iterator goes away
+/// the connection stops reading, and what it had read ahead waits for the next iterator, so
+/// `inbound()` may be called again (with other limits) without losing a byte.
 public struct TCPInbound: AsyncSequence, Sendable {
     public typealias Element = [UInt8]
-    let buffer: InboundBuffer
+    let connection: TCPConnection
+    let highWatermark: Int
+    let lowWatermark: Int
+    let idleTimeout: Duration?
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(buffer: buffer)
+        let connection = connection
+        let (high, low) = (highWatermark, lowWatermark)
+        let timeout = idleTimeout.map { idle in
+            Timeout(idle, operation: "read from", target: { [connection] in connection.peerName }, detail: "no data for \(idle)")
+        }
+        return AsyncIterator(
+            consumer: SequenceConsumer(
+                loop: connection.loop, timeout: timeout, target: { [connection] in connection.peerName },
+                locate: { connection.inboundQueue() }, configure: { $0.setWatermarks(high: high, low: low) }))
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let buffer: InboundBuffer
+        let consumer: SequenceConsumer<[UInt8], InboundQueue>
 
         public mutating func next() async throws -> [UInt8]? {
-            try await buffer.next()
+            try await consumer.next()
         }
     }
 
-    /// The most bytes ever buffered here, waiting for the consumer (read it on the loop's thread).
-    public var peakBufferedBytes: Int { buffer.peakBuffered }
+    /// The most bytes ever buffered for this connection, waiting for a consumer (on the loop's thread).
+    public var peakBufferedBytes: Int {
+        connection.checkThread()
+        return connection.inboundQueue().peakBuffered
+    }
 }
+
+@available(*, unavailable, message: "an iterator belongs to one task; share the sequence instead")
+extension TCPInbound.AsyncIterator: Sendable {}
 
 extension TCPConnection {
     /// What the peer sends, as an AsyncSequence with bounded buffering. Reading starts with the first
-    /// `next()`. With `idleTimeout`, waiting longer than that for bytes throws `.timedOut`.
+    /// `next()`. With `idleTimeout`, a `next()` that waits longer than that for bytes throws `.timedOut`.
     public func inbound(
         highWatermark: Int = 256 * 1024, lowWatermark: Int = 64 * 1024, idleTimeout: Duration? = nil
     ) -> TCPInbound {
         TCPInbound(
-            buffer: InboundBuffer(
-                connection: self, highWatermark: max(1, highWatermark),
-                lowWatermark: min(max(0, lowWatermark), highWatermark), idleTimeout: idleTimeout))
+            connection: self, highWatermark: max(1, highWatermark),
+            lowWatermark: min(max(0, lowWatermark), highWatermark), idleTimeout: idleTimeout)
     }
 }
 
 /// The state behind `TCPInbound`: chunks read ahead of the consumer, at most about a high watermark.
-final class InboundBuffer: ConsumerQueue<[UInt8]>, @unchecked Sendable {
-    private let connection: TCPConnection
-    private let highWatermark: Int
-    private let lowWatermark: Int
-    private let idleTimeout: Duration?
+final class InboundQueue: ConsumerQueue<[UInt8]>, @unchecked Sendable {  // ConsumerQueue's rule: loop thread only
+    /// Weak: the connection owns its queue; the queue only asks it to read or stop.
+    private weak var connection: TCPConnection?
+    private var highWatermark = 256 * 1024
+    private var lowWatermark = 64 * 1024
     private var buffered = 0
     private(set) var peakBuffered = 0
     private var isReading = false
-    private var isObservingClose = false
-    private var idleTimer: Timer?
 
-    init(connection: TCPConnection, highWatermark: Int, lowWatermark: Int, idleTimeout: Duration?) {
+    init(connection: TCPConnection) {
         self.connection = connection
-        self.highWatermark = highWatermark
-        self.lowWatermark = lowWatermark
-        self.idleTimeout = idleTimeout
-        super.init(loop: connection.loop)
+        super.init(loop: connection.loop, operation: "read from")
+    }
+
+    /// The limits of the consumer that attaches now.
+    func setWatermarks(high: Int, low: Int) {
+        highWatermark = high
+        lowWatermark = low
     }
 
     override func consumerWaits() {
         startReading()
-        armIdleTimer()
     }
 
-    override func consumerStoppedWaiting() {
-        idleTimer?.stop()
+    override func consumerLeft() {
+        guard isReading else { return }
+        isReading = false
+        connection?.stopReading()
     }
 
     override func didQueue(_ chunk: [UInt8]) {
         buffered += chunk.count
         peakBuffered = max(peakBuffered, buffered)
-        if buffered >= highWatermark {
+        if buffered >= highWatermark && isReading {
             // The consumer lags: let the kernel hold the rest, and TCP slow the peer down.
             isReading = false
-            connection.stopReading()
+            connection?.stopReading()
         }
     }
 
@@ -89,20 +110,8 @@ final class InboundBuffer: ConsumerQueue<[UInt8]>, @unchecked Sendable {
         if !isReading && end == nil && buffered <= lowWatermark { startReading() }
     }
 
-    override func didFinish() {
-        idleTimer?.close()
-        idleTimer = nil
-    }
-
     private func startReading() {
-        guard !isReading, end == nil else { return }
-        if !isObservingClose {
-            isObservingClose = true
-            // A waiting consumer must not wait forever on a connection someone closed.
-            connection.observeClose { [weak self] in
-                self?.finish(.failure(UVError.canceled.during("read", target: "a closed connection")))
-            }
-        }
+        guard !isReading, end == nil, let connection else { return }
         isReading = true
         connection.startReading { [self] result in
             switch result {
@@ -114,22 +123,6 @@ final class InboundBuffer: ConsumerQueue<[UInt8]>, @unchecked Sendable {
             }
         }
     }
-
-    private func armIdleTimer() {
-        guard let idleTimeout else { return }
-        if idleTimer == nil { idleTimer = try? Timer(on: connection.loop) }
-        idleTimer?.start(after: idleTimeout) { [self] in
-            let peer = (try? connection.remoteAddress).map { "\($0)" }
-            connection.stopReading()
-            isReading = false
-            finish(.failure(UVError(UV_ETIMEDOUT.rawValue, operation: "read from", target: peer,
-                                    detail: "no data for \(idleTimeout)")))
-        }
-    }
-
-    deinit {
-        idleTimer?.close()
-    }
 }
 
 extension TCPInbound {
@@ -137,8 +130,9 @@ extension TCPInbound {
     /// ```swift
     /// for try await line in connection.inbound().frames(DelimiterFramer()) { … }
     /// ```
-    /// A frame over the framer's limit throws `.messageTooLong`; a stream that ends inside a frame
-    /// throws `.eof` (the frame was cut short).
+    /// Frames found before a framing error are delivered first; then a frame over the framer's limit
+    /// throws `.messageTooLong`, and a stream that ends inside a frame throws `.protocolError` (the
+    /// frame was cut short; a clean end is a nil, never an error).
     public func frames<F: Framer>(_ framer: F) -> TCPFrames<F> {
         TCPFrames(inbound: self, framer: framer)
     }
@@ -159,20 +153,35 @@ public struct TCPFrames<F: Framer>: AsyncSequence, Sendable {
         var framer: F
         var ready: [[UInt8]] = []
         var head = 0
+        /// A framing error found after the frames in `ready`: thrown once they are taken.
+        var failure: (any Error)?
+        /// Set once the stream or the framing has ended: nil from then on, as iterators do.
+        var isDone = false
 
         public mutating func next() async throws -> [UInt8]? {
             while head == ready.count {
                 ready.removeAll(keepingCapacity: true)
                 head = 0
+                if isDone { return nil }
+                if let failure {
+                    isDone = true
+                    throw failure
+                }
                 guard let chunk = try await chunks.next() else {
-                    if framer.pendingByteCount > 0 {
-                        throw UVError(UV_EOF.rawValue, operation: "read frame",
-                                      detail: "the stream ended inside a frame (\(framer.pendingByteCount) bytes of it)")
+                    isDone = true
+                    guard framer.pendingByteCount == 0 else {
+                        throw UVError(
+                            UV_EPROTO.rawValue, operation: "read frame",
+                            detail: "the stream ended inside a frame (\(framer.pendingByteCount) bytes of it)")
                     }
                     return nil
                 }
                 var found: [[UInt8]] = []
-                try chunk.withUnsafeBytes { bytes in try framer.feed(bytes) { found.append(Array($0)) } }
+                do {
+                    try chunk.withUnsafeBytes { bytes in try framer.feed(bytes) { found.append(Array($0)) } }
+                } catch {
+                    failure = error
+                }
                 ready = found
             }
             defer { head += 1 }
@@ -180,3 +189,6 @@ public struct TCPFrames<F: Framer>: AsyncSequence, Sendable {
         }
     }
 }
+
+@available(*, unavailable, message: "an iterator belongs to one task; share the sequence instead")
+extension TCPFrames.AsyncIterator: Sendable {}

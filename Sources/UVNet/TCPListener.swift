@@ -11,7 +11,9 @@ import Glibc
 /// }
 /// print("listening on \(try listener.localAddress)")
 /// ```
-public final class TCPListener: Handle, @unchecked Sendable {
+/// In async code, `serve { connection in … }` runs each connection in a task of its own and closes it
+/// when the task ends; `connections` hands them out one by one.
+public final class TCPListener: Handle, @unchecked Sendable {  // Handle's members check the loop's thread
     /// How the socket is bound.
     public struct Options: OptionSet, Sendable {
         public let rawValue: UInt32
@@ -31,18 +33,17 @@ public final class TCPListener: Handle, @unchecked Sendable {
     static let maximumBackoff: Duration = .seconds(1)
 
     private var onConnection: ((AcceptResult) -> Void)?
-    /// A task waiting in `connections` for the next connection.
-    private var waiter: Wake<TCPConnection?>?
-    private let addressText: String
+    /// What `connections` takes from; made when first asked for, kept for the listener's life.
+    private var accepted: ConnectionQueue?
+    /// The address asked for, as text for error messages.
+    let addressText: String
     private var backoff: AcceptBackoff?
-    /// What went wrong accepting while nobody was there to be told (the async `connections` skip
-    /// failed accepts and go on): the number of failures and the last one.
-    public private(set) var acceptFailures = 0
-    public private(set) var lastAcceptError: UVError?
+    private var failures = 0
+    private var lastFailure: UVError?
 
     /// Binds to `address` (port 0 picks a free port: read it back from `localAddress`) and listens.
     /// With `onConnection`, every connection (or accept error) goes to it; without, connections wait
-    /// in the kernel until taken from `connections`.
+    /// in the kernel until taken from `connections` (or `serve`).
     /// Throws `.addressInUse` naming the address when the port is taken.
     /// The corresponding C functions are `uv_tcp_init_ex`, `uv_tcp_bind` and `uv_listen`.
     public init(
@@ -54,7 +55,7 @@ public final class TCPListener: Handle, @unchecked Sendable {
     ) throws(UVError) {
         addressText = address.description
         self.onConnection = onConnection
-        super.init(loop: loop, cType: uv_tcp_t.self)
+        try super.init(loop: loop, cType: uv_tcp_t.self, operation: "create listener")
         let family = address.isIPv6 ? AF_INET6 : AF_INET
         // init_ex creates the socket now, so SO_REUSEPORT can be set on it before bind (libuv 1.44
         // has no flag for it).
@@ -92,15 +93,30 @@ public final class TCPListener: Handle, @unchecked Sendable {
     /// The corresponding C function is `uv_tcp_getsockname`.
     public var localAddress: SocketAddress {
         get throws(UVError) {
-            try SocketAddress.reading("read local address") { uv_tcp_getsockname(tcp, $0, $1) }
+            checkThread()
+            return try SocketAddress.reading("read local address") { uv_tcp_getsockname(tcp, $0, $1) }
         }
+    }
+
+    /// What went wrong accepting while nobody was there to be told (`connections` and `serve` skip
+    /// failed accepts and go on): the number of failures.
+    public var acceptFailures: Int {
+        checkThread()
+        return failures
+    }
+
+    /// The last accept failure (see `acceptFailures`).
+    public var lastAcceptError: UVError? {
+        checkThread()
+        return lastFailure
     }
 
     private static let incoming: uv_connection_cb = { server, status in
         Handle.callback(server, as: TCPListener.self) { listener in
-            if status < 0 {
-                listener.acceptFailed(status)
-            } else {
+            switch uvResult(status, "accept", target: listener.addressText) {
+            case .failure(let error):
+                listener.acceptFailed(error)
+            case .success:
                 // Left un-accepted (nobody asked yet, or a pause is on), libuv stops watching the
                 // socket until uv_accept: that is how the listener pushes back.
                 listener.takeHeldConnection()
@@ -110,19 +126,32 @@ public final class TCPListener: Handle, @unchecked Sendable {
 
     /// Hands every connection from now on (and every accept error) to `handler`, on the loop's thread.
     public func accept(_ handler: @escaping (AcceptResult) -> Void) {
-        loop.assertOnLoopThread()
-        guard state == .open else { return }
+        checkThread()
+        guard lifecycle == .open else { return }
         onConnection = handler
         takeHeldConnection()
     }
 
+    /// The queue behind `connections`; one that has ended already on a closed listener.
+    func connectionQueue() -> ConnectionQueue {
+        sequenceQueue(&accepted) {
+            let queue = ConnectionQueue(listener: self)
+            if onConnection != nil {
+                queue.finish(.failure(UVError(
+                    UV_EINVAL.rawValue, operation: "accept on", target: addressText,
+                    detail: "this listener hands its connections to its accept handler")))
+            }
+            return queue
+        }
+    }
+
     private var wantsConnection: Bool {
-        onConnection != nil || waiter != nil
+        onConnection != nil || accepted?.hasWaiter == true
     }
 
     /// Accepts the connection libuv holds un-accepted, if there is one, somebody wants it and no pause
     /// is on: libuv does not call again (nor watch the socket) until it is taken.
-    private func takeHeldConnection() {
+    func takeHeldConnection() {
         if backoff?.isPausing != true, wantsConnection, uv_stream_t.hasHeldConnection(stream) { acceptPending() }
     }
 
@@ -132,43 +161,28 @@ public final class TCPListener: Handle, @unchecked Sendable {
         do {
             connection = try TCPConnection(on: loop)
         } catch {
-            return acceptFailed(error.rawValue)
+            return acceptFailed(error)
         }
-        let rc = uv_accept(stream, connection.stream)
-        guard rc == 0 else {
+        do {
+            try uvCheck(uv_accept(stream, connection.stream), "accept", target: addressText)
+        } catch {
             connection.close()
-            return acceptFailed(rc)
+            return acceptFailed(error)
         }
         connection.didAccept()
         if let onConnection {
             onConnection(.success(connection))
-        } else if let waiter {
-            self.waiter = nil
-            waiter.resume(.success(connection))
+        } else {
+            accepted?.deliver(connection)
         }
     }
 
-    /// Waits for the next connection (for `connections`); nil once the listener is closed.
-    func nextConnection() async throws -> TCPConnection? {
-        try await loop.suspend(
-            start: { [self] wake in
-                guard state == .open else { return wake.resume(.success(nil)) }
-                waiter = wake
-                takeHeldConnection()
-            },
-            cancel: { [self] wake in
-                waiter = nil
-                wake.resume(.failure(CancellationError()))
-            })
-    }
-
-    /// Reports the error. When it means "out of descriptors or memory", also pauses accepting:
+    /// Reports the error. When it means "out of descriptors", also pauses accepting:
     /// libuv would otherwise retry accept() at once, spinning a core and flooding the handler.
-    private func acceptFailed(_ code: CInt) {
-        let error = UVError(code, operation: "accept", target: addressText)
-        acceptFailures += 1
-        lastAcceptError = error
-        if AcceptBackoff.isResourceShortage(error) && state == .open {
+    private func acceptFailed(_ error: UVError) {
+        failures += 1
+        lastFailure = error
+        if AcceptBackoff.isResourceShortage(error) && lifecycle == .open {
             if backoff == nil { backoff = AcceptBackoff(loop: loop, initial: Self.initialBackoff, maximum: Self.maximumBackoff) }
             let firstReport = backoff!.pause { [unowned self] in self.resumeAccepting() }
             if firstReport { onConnection?(.failure(error)) }
@@ -180,7 +194,7 @@ public final class TCPListener: Handle, @unchecked Sendable {
     /// After a pause: once descriptors are free again, take what waited (uv_accept also restarts
     /// watching) — but only for someone who wants it; otherwise it waits on, and libuv with it.
     private func resumeAccepting() {
-        guard state == .open, let backoff else { return }
+        guard lifecycle == .open, let backoff else { return }
         guard backoff.resourcesAvailable() else {
             backoff.pauseAgain { [unowned self] in self.resumeAccepting() }
             return
@@ -189,15 +203,29 @@ public final class TCPListener: Handle, @unchecked Sendable {
         takeHeldConnection()
     }
 
-    override func willClose() {
-        backoff?.close()
-        backoff = nil
-        let waiter = waiter
-        self.waiter = nil
-        waiter?.resume(.success(nil))
+    override func didEnter(_ state: State) {
+        if state == .closing {
+            backoff?.close()
+            backoff = nil
+            accepted?.finish(.success(()))
+        }
+        if state == .closed { onConnection = nil }
+        super.didEnter(state)
+    }
+}
+
+/// The connections waiting for `TCPListener.connections`: accepted only while a consumer waits, and
+/// handed straight to it, so a consumer that lags leaves the rest in the kernel's backlog.
+final class ConnectionQueue: ConsumerQueue<TCPConnection>, @unchecked Sendable {  // ConsumerQueue's rule: loop thread only
+    /// Weak: the listener owns its queue; the queue only asks it to accept.
+    private weak var listener: TCPListener?
+
+    init(listener: TCPListener) {
+        self.listener = listener
+        super.init(loop: listener.loop, operation: "accept on")
     }
 
-    override func didClose() {
-        onConnection = nil
+    override func consumerWaits() {
+        listener?.takeHeldConnection()
     }
 }

@@ -7,14 +7,17 @@ import CUV
 /// let timer = try Timer(on: loop)
 /// timer.start(after: .milliseconds(100), repeating: .seconds(1)) { print("tick") }
 /// ```
-/// A timer never fires early: it is due no sooner than the delay after `start` was called
-/// (libuv counts in whole milliseconds, so a delay is rounded up to the next one).
-public final class Timer: Handle, @unchecked Sendable {
+/// A timer never fires early: its first fire is due no sooner than the delay after `start` was called
+/// (libuv counts whole milliseconds from a clock it truncates, so the first delay is rounded up and
+/// one millisecond added). Repeats then come every interval (rounded up to whole milliseconds), each
+/// counted from the fire before. Durations beyond what libuv can count mean "never".
+public final class Timer: Handle, @unchecked Sendable {  // Handle's members check the loop's thread
     private var callback: (() -> Void)?
+    private var interval: Duration?
 
     /// Creates a stopped timer. The corresponding C function is `uv_timer_init`.
     public init(on loop: Loop) throws(UVError) {
-        super.init(loop: loop, cType: uv_timer_t.self)
+        try super.init(loop: loop, cType: uv_timer_t.self, operation: "create timer")
         try uvCheck(uv_timer_init(loop.raw, timer), "create timer")
         didOpen()
     }
@@ -26,65 +29,80 @@ public final class Timer: Handle, @unchecked Sendable {
     /// Starts (or restarts) the timer: `callback` runs after `delay`, then every `interval` if one is given.
     /// Does nothing once the timer is closing. The corresponding C function is `uv_timer_start`.
     public func start(after delay: Duration, repeating interval: Duration? = nil, _ callback: @escaping () -> Void) {
-        loop.assertOnLoopThread()
-        guard state == .open else { return }
+        checkThread()
+        guard lifecycle == .open else { return }
         self.callback = callback
+        self.interval = interval
         // The loop's clock is cached per iteration; refresh it so the delay counts from now, not from
         // the start of this iteration (which would fire early).
         uv_update_time(loop.raw)
-        uv_timer_start(timer, Timer.fire, Timer.milliseconds(delay), interval.map(Timer.milliseconds) ?? 0)
+        uv_timer_start(timer, Timer.fire, Timer.firstDelay(delay), interval.map(Timer.milliseconds) ?? 0)
     }
 
     /// Stops the timer; it may be started again. The corresponding C function is `uv_timer_stop`.
     public func stop() {
-        loop.assertOnLoopThread()
-        guard state == .open else { return }
+        checkThread()
+        guard lifecycle == .open else { return }
         uv_timer_stop(timer)
     }
 
     /// Restarts a repeating timer from now with its interval; throws `.invalidArgument` if it never
     /// started. The corresponding C function is `uv_timer_again`.
     public func again() throws(UVError) {
-        loop.assertOnLoopThread()
-        guard state == .open else { throw UVError.badFileDescriptor.during("restart timer") }
+        checkThread()
+        guard lifecycle == .open else { throw UVError.badFileDescriptor.during("restart timer") }
         uv_update_time(loop.raw)
         try uvCheck(uv_timer_again(timer), "restart timer")
     }
 
-    /// The repeat interval; nil for a one-shot timer. Setting it takes effect at the next fire.
-    /// The corresponding C functions are `uv_timer_get_repeat` and `uv_timer_set_repeat`.
+    /// The repeat interval as it was set; nil for a one-shot timer. Setting it takes effect at the next
+    /// fire. The corresponding C function is `uv_timer_set_repeat`.
     public var repeatInterval: Duration? {
         get {
-            let ms = uv_timer_get_repeat(timer)
-            return ms == 0 ? nil : .milliseconds(ms)
+            checkThread()
+            return interval
         }
         set {
-            loop.assertOnLoopThread()
-            uv_timer_set_repeat(timer, newValue.map(Timer.milliseconds) ?? 0)
+            checkThread()
+            interval = newValue
+            if lifecycle == .open { uv_timer_set_repeat(timer, newValue.map(Timer.milliseconds) ?? 0) }
         }
     }
 
     /// Time until the timer is due; zero when it is due or stopped. The corresponding C function is
     /// `uv_timer_get_due_in`.
-    public var dueIn: Duration { .milliseconds(uv_timer_get_due_in(timer)) }
+    public var dueIn: Duration {
+        checkThread()
+        return lifecycle == .open ? .milliseconds(uv_timer_get_due_in(timer)) : .zero
+    }
 
-    override func didClose() {
-        callback = nil
+    override func didEnter(_ state: State) {
+        if state == .closed { callback = nil }
+        super.didEnter(state)
     }
 
     private static let fire: uv_timer_cb = { raw in
         Handle.callback(raw, as: Timer.self) { $0.callback?() }
     }
 
-    /// Whole milliseconds, rounded up, plus one: the loop clock truncates to the millisecond, so
-    /// without the extra one a timer could fire up to 1 ms before the delay has passed.
+    /// The first delay in libuv's milliseconds: rounded up, plus one, because the loop clock truncates
+    /// to the millisecond and a timer due at "now + d" could otherwise fire up to 1 ms before d passed.
+    static func firstDelay(_ duration: Duration) -> UInt64 {
+        let (sum, overflow) = milliseconds(duration).addingReportingOverflow(1)
+        return overflow ? .max : sum
+    }
+
+    /// Whole milliseconds, rounded up; negative durations are zero, and durations beyond `UInt64`
+    /// milliseconds saturate (libuv then never fires them).
     static func milliseconds(_ duration: Duration) -> UInt64 {
         let (seconds, attoseconds) = duration.components
         guard seconds >= 0, attoseconds >= 0 || seconds > 0 else { return 0 }
         let nanoseconds = attoseconds / 1_000_000_000
-        let wholeMilliseconds = UInt64(seconds) * 1000 + UInt64(nanoseconds / 1_000_000)
+        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1000)
+        guard !overflow else { return .max }
         let roundUp: UInt64 = nanoseconds % 1_000_000 == 0 ? 0 : 1
-        return wholeMilliseconds + roundUp + 1
+        let (total, carried) = whole.addingReportingOverflow(UInt64(nanoseconds / 1_000_000) + roundUp)
+        return carried ? .max : total
     }
 }
 

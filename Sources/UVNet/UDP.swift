@@ -14,7 +14,7 @@ import Glibc
 /// ```
 /// Datagrams are read up to 20 at a time with `recvmmsg` into a buffer the loop shares among its UDP
 /// sockets, and handed over without copying: a datagram's bytes are valid only inside the callback.
-public final class UDPSocket: Handle, @unchecked Sendable {
+public final class UDPSocket: Handle, @unchecked Sendable {  // Handle's members check the loop's thread
     /// How the socket is bound.
     public struct BindOptions: OptionSet, Sendable {
         public let rawValue: UInt32
@@ -42,6 +42,9 @@ public final class UDPSocket: Handle, @unchecked Sendable {
         public var batches = 0
         /// The most datagrams one system call delivered.
         public var largestBatch = 0
+        /// Receive errors (an ICMP error answering a connected socket, a truncated datagram): handed to
+        /// the callback, or skipped and counted by `datagrams()`.
+        public var receiveErrors = 0
     }
 
     /// What a receive callback gets: a datagram, or an error (`.messageTooLong` for a truncated one).
@@ -54,8 +57,10 @@ public final class UDPSocket: Handle, @unchecked Sendable {
 
     @exclusivity(unchecked)  // called for every datagram, only on the loop's thread
     private var onReceive: ((ReceiveResult) -> Void)?
-    /// Receive counters.
-    public private(set) var statistics = Statistics()
+    private var counters = Statistics()
+    private var lastError: UVError?
+    /// What `datagrams()` receives into; made when first asked for, kept for the socket's life.
+    private var received: DatagramQueue?
     private var datagramsInBatch = 0
     /// `stopReceiving` came while libuv was handing over a recvmmsg batch: libuv's own stop would
     /// drop the rest of the batch (read from the kernel already), so the stop waits for its end.
@@ -64,7 +69,7 @@ public final class UDPSocket: Handle, @unchecked Sendable {
     /// Creates an unbound UDP socket that receives with `recvmmsg`.
     /// The corresponding C function is `uv_udp_init_ex` (with `UV_UDP_RECVMMSG`).
     public init(on loop: Loop) throws(UVError) {
-        super.init(loop: loop, cType: uv_udp_t.self)
+        try super.init(loop: loop, cType: uv_udp_t.self, operation: "create UDP socket")
         try uvCheck(
             uv_udp_init_ex(loop.raw, udp, UInt32(AF_UNSPEC) | UV_UDP_RECVMMSG.rawValue), "create UDP socket")
         didOpen()
@@ -74,23 +79,43 @@ public final class UDPSocket: Handle, @unchecked Sendable {
         rawHandle.cast(to: uv_udp_t.self)
     }
 
+    /// How receiving has gone so far: shows whether `recvmmsg` batching is at work, and the errors.
+    public var statistics: Statistics {
+        checkThread()
+        return counters
+    }
+
+    /// The last receive error (see `Statistics.receiveErrors`).
+    public var lastReceiveError: UVError? {
+        checkThread()
+        return lastError
+    }
+
+    /// The queue behind `datagrams()`; one that has ended already on a closed socket.
+    func datagramQueue() -> DatagramQueue {
+        sequenceQueue(&received) { DatagramQueue(socket: self) }
+    }
+
     /// Binds to `address` (port 0 picks a free port). The corresponding C function is `uv_udp_bind`.
     public func bind(to address: SocketAddress, options: BindOptions = []) throws(UVError) {
-        loop.assertOnLoopThread()
+        checkThread()
+        try checkOpen("bind UDP", target: "\(address)")
         let rc = address.withSockAddr { sockaddr, _ in uv_udp_bind(udp, sockaddr, options.rawValue) }
         try uvCheck(rc, "bind UDP", target: "\(address)")
     }
 
     /// Sends only to, and receives only from, `address`. The corresponding C function is `uv_udp_connect`.
     public func connect(to address: SocketAddress) throws(UVError) {
-        loop.assertOnLoopThread()
+        checkThread()
+        try checkOpen("connect UDP to", target: "\(address)")
         let rc = address.withSockAddr { sockaddr, _ in uv_udp_connect(udp, sockaddr) }
         try uvCheck(rc, "connect UDP to", target: "\(address)")
     }
 
     /// Undoes `connect(to:)`. The corresponding C function is `uv_udp_connect` with a null address.
     public func disconnect() throws(UVError) {
-        loop.assertOnLoopThread()
+        checkThread()
+        try checkOpen("disconnect UDP")
         try uvCheck(uv_udp_connect(udp, nil), "disconnect UDP")
     }
 
@@ -98,17 +123,20 @@ public final class UDPSocket: Handle, @unchecked Sendable {
 
     /// Starts delivering datagrams. The corresponding C function is `uv_udp_recv_start`.
     public func startReceiving(_ handler: @escaping (ReceiveResult) -> Void) {
-        loop.assertOnLoopThread()
-        guard state == .open else {
+        checkThread()
+        guard lifecycle == .open else {
             return handler(.failure(UVError.badFileDescriptor.during("receive UDP")))
         }
         onReceive = handler
         stopsAtBatchEnd = false
-        let rc = uv_udp_recv_start(udp, UDPSocket.allocate, UDPSocket.received)
-        // Already receiving (a stop still waiting for its batch to end): the new handler takes over.
-        if rc < 0 && rc != UV_EALREADY.rawValue {
+        do {
+            // Already receiving (nil: a stop still waiting for its batch to end): the new handler takes over.
+            _ = try uvCheck(
+                uv_udp_recv_start(udp, UDPSocket.allocate, UDPSocket.didReceive), "receive UDP",
+                tolerating: .alreadyInProgress)
+        } catch {
             onReceive = nil
-            handler(.failure(UVError(rc, operation: "receive UDP")))
+            handler(.failure(error))
         }
     }
 
@@ -117,8 +145,8 @@ public final class UDPSocket: Handle, @unchecked Sendable {
     /// delivered (at most 19 more): stopping at once would lose them.
     /// The corresponding C function is `uv_udp_recv_stop`.
     public func stopReceiving() {
-        loop.assertOnLoopThread()
-        guard state == .open else { return }
+        checkThread()
+        guard lifecycle == .open else { return }
         if datagramsInBatch > 0 {
             stopsAtBatchEnd = true
         } else {
@@ -132,20 +160,21 @@ public final class UDPSocket: Handle, @unchecked Sendable {
         buffer!.pointee = Loop.datagramBuffer(of: handle!.pointee.loop)
     }
 
-    private static let received: uv_udp_recv_cb = { handle, count, buffer, sender, flags in
-        Handle.callback(handle, as: UDPSocket.self) { $0.received(count, buffer!.pointee, sender, flags) }
+    private static let didReceive: uv_udp_recv_cb = { handle, count, buffer, sender, flags in
+        Handle.callback(handle, as: UDPSocket.self) { $0.didReceive(count, buffer!.pointee, sender, flags) }
     }
 
     @inline(__always)
-    private func received(_ count: Int, _ buffer: uv_buf_t, _ sender: UnsafePointer<sockaddr>?, _ flags: UInt32) {
+    private func didReceive(_ count: Int, _ buffer: uv_buf_t, _ sender: UnsafePointer<sockaddr>?, _ flags: UInt32) {
+        // libuv goes on handing over a recvmmsg batch after the socket is closed: nothing after close.
+        guard lifecycle == .open else { return }
         if count < 0 {
-            onReceive?(.failure(UVError(CInt(count), operation: "receive UDP")))
-            return
+            return receiveFailed(UVError(CInt(count), operation: "receive UDP"))
         }
         if flags & UV_UDP_MMSG_FREE.rawValue != 0 {
             // The end of one recvmmsg batch (libuv's cue to free the buffer; ours is the loop's).
             endBatch()
-            if stopsAtBatchEnd && state == .open {
+            if stopsAtBatchEnd {
                 stopsAtBatchEnd = false
                 uv_udp_recv_stop(udp)
             }
@@ -153,7 +182,7 @@ public final class UDPSocket: Handle, @unchecked Sendable {
         }
         // No sender and no bytes: the socket had nothing after all. An empty datagram has a sender.
         guard let sender, let from = SocketAddress(sender) else { return }
-        statistics.datagrams += 1
+        counters.datagrams += 1
         if flags & UV_UDP_MMSG_CHUNK.rawValue != 0 {
             datagramsInBatch += 1
         } else {
@@ -161,16 +190,21 @@ public final class UDPSocket: Handle, @unchecked Sendable {
             endBatch()
         }
         if flags & UV_UDP_PARTIAL.rawValue != 0 {
-            onReceive?(.failure(UVError.messageTooLong.during("receive UDP", target: "from \(from)")))
-            return
+            return receiveFailed(UVError.messageTooLong.during("receive UDP", target: "from \(from)"))
         }
         onReceive?(.success(Datagram(bytes: UnsafeRawBufferPointer(start: buffer.base, count: count), sender: from)))
     }
 
+    private func receiveFailed(_ error: UVError) {
+        counters.receiveErrors += 1
+        lastError = error
+        onReceive?(.failure(error))
+    }
+
     private func endBatch() {
         guard datagramsInBatch > 0 else { return }
-        statistics.batches += 1
-        statistics.largestBatch = max(statistics.largestBatch, datagramsInBatch)
+        counters.batches += 1
+        counters.largestBatch = max(counters.largestBatch, datagramsInBatch)
         datagramsInBatch = 0
     }
 
@@ -183,22 +217,23 @@ public final class UDPSocket: Handle, @unchecked Sendable {
     /// `.messageTooLong` over `maximumPayload`); before `send` returns when that is known at once.
     /// The corresponding C functions are `uv_udp_try_send` and `uv_udp_send`.
     public func send(_ bytes: UnsafeRawBufferPointer, to address: SocketAddress?, completion: Completion? = nil) {
-        loop.assertOnLoopThread()
+        checkThread()
         // Named only when an error needs it: formatting the address on every send would cost each datagram.
         var target: String { address.map { "\($0)" } ?? "connected peer" }
-        guard state == .open else {
+        guard lifecycle == .open else {
             completion?(.failure(UVError.badFileDescriptor.during("send UDP to", target: target)))
             return
         }
         var buffer = uv_buf_t(reading: bytes)
-        // libuv's try_send answers EAGAIN while earlier sends are queued, which keeps datagrams in order.
-        let rc = withOptionalSockAddr(address) { uv_udp_try_send(udp, &buffer, 1, $0) }
-        if rc >= 0 {
+        // libuv's try_send answers EAGAIN (nil) while earlier sends are queued, which keeps datagrams in order.
+        do {
+            let sent = try uvCheck(
+                withOptionalSockAddr(address) { uv_udp_try_send(udp, &buffer, 1, $0) }, "send UDP to", target: target,
+                tolerating: .tryAgain)
+            if sent == nil { return enqueue(bytes, to: address, completion: completion) }
             completion?(.success(()))
-        } else if rc == UV_EAGAIN.rawValue {
-            enqueue(bytes, to: address, completion: completion)
-        } else {
-            completion?(.failure(UVError(rc, operation: "send UDP to", target: target)))
+        } catch {
+            completion?(.failure(error))
         }
     }
 
@@ -221,11 +256,14 @@ public final class UDPSocket: Handle, @unchecked Sendable {
     private func enqueue(_ bytes: UnsafeRawBufferPointer, to address: SocketAddress?, completion: Completion?) {
         var (request, buffer) = QueuedBytes<uv_udp_send_t>.make(copying: bytes)
         request.pointee.data = .retaining(completion)
-        let rc = withOptionalSockAddr(address) { uv_udp_send(request, udp, &buffer, 1, $0, UDPSocket.sent) }
-        if rc < 0 {
+        do {
+            try uvCheck(
+                withOptionalSockAddr(address) { uv_udp_send(request, udp, &buffer, 1, $0, UDPSocket.sent) },
+                "send UDP to", target: address.map { "\($0)" })
+        } catch {
             let completion = takeCompletion(request.pointee.data, as: Result<Void, UVError>.self)
             QueuedBytes<uv_udp_send_t>.free(request)
-            completion?(.failure(UVError(rc, operation: "send UDP to", target: address.map { "\($0)" })))
+            completion?(.failure(error))
         }
     }
 
@@ -244,51 +282,58 @@ public final class UDPSocket: Handle, @unchecked Sendable {
     /// Datagrams queued in libuv, waiting for the kernel. The corresponding C function is
     /// `uv_udp_get_send_queue_count`.
     public var sendQueueCount: Int {
-        state == .closed ? 0 : uv_udp_get_send_queue_count(udp)
+        checkThread()
+        return lifecycle == .closed ? 0 : uv_udp_get_send_queue_count(udp)
     }
 
-    override func didClose() {
-        onReceive = nil
+    override func didEnter(_ state: State) {
+        if state == .closing { received?.finish(.success(())) }
+        if state == .closed { onReceive = nil }
+        super.didEnter(state)
     }
 
     // MARK: Options and names
 
     /// Allows sending to broadcast addresses. The corresponding C function is `uv_udp_set_broadcast`.
     public func setBroadcast(_ enabled: Bool) throws(UVError) {
-        loop.assertOnLoopThread()
+        checkThread()
+        try checkOpen("set SO_BROADCAST")
         try uvCheck(uv_udp_set_broadcast(udp, enabled ? 1 : 0), "set SO_BROADCAST")
     }
 
     /// Whether sending to broadcast addresses is allowed (`SO_BROADCAST`, read from the socket).
     public var isBroadcastEnabled: Bool {
         get throws(UVError) {
+            checkThread()
             var fd: uv_os_fd_t = -1
             try uvCheck(uv_fileno(rawHandle, &fd), "read SO_BROADCAST")
             var value: CInt = 0
             var length = socklen_t(MemoryLayout<CInt>.size)
-            let rc = getsockopt(fd, SOL_SOCKET, SO_BROADCAST, &value, &length)
-            try uvCheck(rc == 0 ? 0 : -errno, "read SO_BROADCAST")
+            try posixCheck(getsockopt(fd, SOL_SOCKET, SO_BROADCAST, &value, &length), "read SO_BROADCAST")
             return value != 0
         }
     }
 
     /// The time-to-live of unicast datagrams (1...255). The corresponding C function is `uv_udp_set_ttl`.
     public func setTTL(_ ttl: Int) throws(UVError) {
-        loop.assertOnLoopThread()
+        checkThread()
+        try checkOpen("set TTL")
         try uvCheck(uv_udp_set_ttl(udp, CInt(clamping: ttl)), "set TTL", target: "\(ttl)")
     }
 
     /// The time-to-live of multicast datagrams (0...255). The corresponding C function is
     /// `uv_udp_set_multicast_ttl`.
     public func setMulticastTTL(_ ttl: Int) throws(UVError) {
-        loop.assertOnLoopThread()
+        checkThread()
+        try checkOpen("set multicast TTL")
         try uvCheck(uv_udp_set_multicast_ttl(udp, CInt(clamping: ttl)), "set multicast TTL", target: "\(ttl)")
     }
 
     /// Whether this host receives its own multicast datagrams. The corresponding C function is
     /// `uv_udp_set_multicast_loop`.
     public func setMulticastLoop(_ enabled: Bool) throws(UVError) {
-        loop.assertOnLoopThread()
+        checkThread()
+        try checkOpen("set multicast loop")
         try uvCheck(uv_udp_set_multicast_loop(udp, enabled ? 1 : 0), "set multicast loop")
     }
 
@@ -306,21 +351,24 @@ public final class UDPSocket: Handle, @unchecked Sendable {
     private func setMembership(
         _ group: String, _ interface: String?, _ membership: uv_membership, _ operation: String
     ) throws(UVError) {
-        loop.assertOnLoopThread()
+        checkThread()
+        try checkOpen(operation, target: group)
         try uvCheck(uv_udp_set_membership(udp, group, interface, membership), operation, target: group)
     }
 
     /// The bound address. The corresponding C function is `uv_udp_getsockname`.
     public var localAddress: SocketAddress {
         get throws(UVError) {
-            try SocketAddress.reading("read local address") { uv_udp_getsockname(udp, $0, $1) }
+            checkThread()
+            return try SocketAddress.reading("read local address") { uv_udp_getsockname(udp, $0, $1) }
         }
     }
 
     /// The connected peer. The corresponding C function is `uv_udp_getpeername`.
     public var remoteAddress: SocketAddress {
         get throws(UVError) {
-            try SocketAddress.reading("read remote address") { uv_udp_getpeername(udp, $0, $1) }
+            checkThread()
+            return try SocketAddress.reading("read remote address") { uv_udp_getpeername(udp, $0, $1) }
         }
     }
 }

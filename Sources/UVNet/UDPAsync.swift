@@ -10,62 +10,85 @@ extension UDPSocket {
         public let sender: SocketAddress
     }
 
-    /// The datagrams this socket receives, as an AsyncSequence. At most `bufferLimit` wait for the
-    /// consumer (plus the rest of the recvmmsg batch in hand, at most 19); past that the socket stops
-    /// receiving and the kernel queues (then drops, as UDP may) until the consumer has taken half of them. Receive errors end the sequence by throwing.
+    /// The datagrams this socket receives, as an AsyncSequence that ends when the socket closes. At most
+    /// `bufferLimit` wait for the consumer (plus the rest of the recvmmsg batch in hand, at most 19);
+    /// past that the socket stops receiving and the kernel queues (then drops, as UDP may) until the
+    /// consumer has taken half of them. A receive error (an ICMP port-unreachable answering a connected
+    /// socket, a truncated datagram) concerns one datagram, not the socket: it is skipped, and counted
+    /// in `statistics.receiveErrors` (the last one in `lastReceiveError`). One iterator consumes at a
+    /// time (a second one's `next()` throws `.busy`).
     public func datagrams(bufferLimit: Int = 1024) -> UDPDatagrams {
-        UDPDatagrams(buffer: DatagramBuffer(socket: self, limit: max(1, bufferLimit)))
+        UDPDatagrams(socket: self, bufferLimit: max(1, bufferLimit))
     }
 
     /// Sends one datagram and returns once it is handed to the kernel (see `send(_:to:completion:)`).
+    /// Cancellation does not cut it short: a datagram goes whole or not at all, and the answer says
+    /// which, so it is never reported canceled after it was sent.
     public func send(_ bytes: [UInt8], to address: SocketAddress? = nil) async throws {
-        try await loop.suspend(
-            start: { [self] (wake: Wake<Void>) in
-                bytes.withUnsafeBytes { send($0, to: address) { wake.resume($0.mapError { $0 }) } }
-            },
-            cancel: { wake in wake.resume(.failure(CancellationError())) })  // a datagram is sent whole or not at all
+        try await loop.suspendUntilDone { [self] (wake: Wake<Void>) in
+            bytes.withUnsafeBytes { send($0, to: address) { wake.resume($0.mapError { $0 }) } }
+        }
     }
 }
 
 /// The datagrams of a `UDPSocket`; see `UDPSocket.datagrams(bufferLimit:)`.
 public struct UDPDatagrams: AsyncSequence, Sendable {
     public typealias Element = UDPSocket.ReceivedDatagram
-    let buffer: DatagramBuffer
+    let socket: UDPSocket
+    let bufferLimit: Int
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(buffer: buffer) }
+    public func makeAsyncIterator() -> AsyncIterator {
+        let (socket, limit) = (socket, bufferLimit)
+        return AsyncIterator(
+            consumer: SequenceConsumer(
+                loop: socket.loop, target: { nil }, locate: { socket.datagramQueue() }, configure: { $0.limit = limit }))
+    }
 
-    /// The most datagrams ever waiting here for the consumer (read it on the loop's thread).
-    public var peakBufferedDatagrams: Int { buffer.peakQueuedCount }
+    /// The most datagrams ever waiting here for a consumer (on the loop's thread).
+    public var peakBufferedDatagrams: Int {
+        socket.checkThread()
+        return socket.datagramQueue().peakQueuedCount
+    }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let buffer: DatagramBuffer
+        let consumer: SequenceConsumer<UDPSocket.ReceivedDatagram, DatagramQueue>
+
         public mutating func next() async throws -> UDPSocket.ReceivedDatagram? {
-            try await buffer.next()
+            try await consumer.next()
         }
     }
 }
 
-/// The state behind `UDPDatagrams`: datagrams received ahead of the consumer, at most `limit`.
-final class DatagramBuffer: ConsumerQueue<UDPSocket.ReceivedDatagram>, @unchecked Sendable {
-    private let socket: UDPSocket
-    private let limit: Int
-    private var isReceiving = false
-    private var isObservingClose = false
+@available(*, unavailable, message: "an iterator belongs to one task; share the sequence instead")
+extension UDPDatagrams.AsyncIterator: Sendable {}
 
-    init(socket: UDPSocket, limit: Int) {
+/// The state behind `UDPDatagrams`: datagrams received ahead of the consumer, at most `limit`.
+final class DatagramQueue: ConsumerQueue<UDPSocket.ReceivedDatagram>, @unchecked Sendable {  // ConsumerQueue's rule: loop thread only
+    /// Weak: the socket owns its queue; the queue only asks it to receive or stop.
+    private weak var socket: UDPSocket?
+    /// The buffer limit of the consumer that attached last.
+    var limit = 1024
+    private var isReceiving = false
+
+    init(socket: UDPSocket) {
         self.socket = socket
-        self.limit = limit
-        super.init(loop: socket.loop)
+        super.init(loop: socket.loop, operation: "receive UDP on")
     }
 
     override func consumerWaits() {
         startReceiving()
     }
 
+    override func consumerLeft() {
+        guard isReceiving else { return }
+        isReceiving = false
+        socket?.stopReceiving()
+    }
+
     override func didQueue(_ datagram: UDPSocket.ReceivedDatagram) {
-        if queuedCount >= limit {
+        if queuedCount >= limit && isReceiving {
             isReceiving = false
-            socket.stopReceiving()
+            socket?.stopReceiving()
         }
     }
 
@@ -74,44 +97,13 @@ final class DatagramBuffer: ConsumerQueue<UDPSocket.ReceivedDatagram>, @unchecke
     }
 
     private func startReceiving() {
-        guard !isReceiving, end == nil else { return }
+        guard !isReceiving, end == nil, let socket else { return }
         isReceiving = true
-        if !isObservingClose {
-            isObservingClose = true
-            socket.observeClose { [weak self] in self?.finish(.success(())) }
-        }
         socket.startReceiving { [self] received in
-            switch received {
-            case .success(let datagram):
+            // An error concerns one datagram (the socket counted it): receiving goes on.
+            if case .success(let datagram) = received {
                 deliver(UDPSocket.ReceivedDatagram(bytes: Array(datagram.bytes), sender: datagram.sender))
-            case .failure(let error):
-                finish(.failure(error))
             }
         }
     }
-}
-
-extension Resolver {
-    /// Resolves `host` (and `service`) to addresses; see the callback form. Canceling the task cancels
-    /// the request if it is still queued.
-    public static func resolve(
-        host: String?, service: String? = nil, family: Family = .any, socketType: SocketType = .stream,
-        flags: Flags = [], on loop: Loop
-    ) async throws -> [SocketAddress] {
-        let pending = RequestBox()
-        return try await loop.suspend(
-            start: { wake in
-                pending.request = resolve(
-                    host: host, service: service, family: family, socketType: socketType, flags: flags, on: loop
-                ) { wake.resume($0.mapError { $0 }) }
-            },
-            cancel: { wake in
-                // A queued request completes with .canceled; one already running is waited out.
-                if pending.request?.cancel() != true { wake.resume(.failure(CancellationError())) }
-            })
-    }
-}
-
-private final class RequestBox: @unchecked Sendable {
-    var request: Resolver.Request?
 }

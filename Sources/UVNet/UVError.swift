@@ -121,6 +121,9 @@ extension UVError {
     public static var permissionDenied: UVError { .init(rawValue: UV_EACCES.rawValue) }
     /// Message too long, e.g. a datagram over the size limit. The corresponding libuv error is `UV_EMSGSIZE`.
     public static var messageTooLong: UVError { .init(rawValue: UV_EMSGSIZE.rawValue) }
+    /// The peer broke the protocol, e.g. a stream that ended inside a frame. The corresponding libuv
+    /// error is `UV_EPROTO`.
+    public static var protocolError: UVError { .init(rawValue: UV_EPROTO.rawValue) }
     /// Host is unreachable. The corresponding libuv error is `UV_EHOSTUNREACH`.
     public static var hostUnreachable: UVError { .init(rawValue: UV_EHOSTUNREACH.rawValue) }
     /// Network is unreachable. The corresponding libuv error is `UV_ENETUNREACH`.

@@ -1,23 +1,22 @@
 // A one-line progress bar on stderr for a download: bytes so far, the percentage when the length is
-// known, and the rate; redrawn at most ten times a second.
+// known, and the rate; drawn with the first bytes, then redrawn at most ten times a second.
 
 final class DownloadProgress {
     private let expected: Int?
     private let clock = ContinuousClock()
     private let start: ContinuousClock.Instant
-    private var lastDrawn: ContinuousClock.Instant
+    private var lastDrawn: ContinuousClock.Instant?
     private var received = 0
 
     init(expected: Int?) {
         self.expected = expected
         start = clock.now
-        lastDrawn = start
     }
 
     func advance(by count: Int) {
         received += count
         let now = clock.now
-        guard now - lastDrawn >= .milliseconds(100) else { return }
+        if let lastDrawn, now - lastDrawn < .milliseconds(100) { return }
         lastDrawn = now
         draw(at: now)
     }

@@ -12,30 +12,24 @@ struct FileService: Sendable {
     let files: StaticFiles
     let verbose: Bool
 
-    /// Answers every connection `listener` accepts, each in a child task, until it is closed.
+    /// Answers every connection `listener` accepts, each in a task of its own that closes it after,
+    /// until the listener is closed and every connection has ended.
     func serve(_ listener: TCPListener, _ open: OpenConnections) async {
-        await withDiscardingTaskGroup { group in
-            do {
-                for try await connection in listener.connections {
-                    group.addTask { await converse(on: connection, open) }
-                }
-            } catch {
-                Output.error("\(error)")
-            }
-        }
-    }
-
-    private func converse(on connection: TCPConnection, _ open: OpenConnections) async {
-        open.add(connection)
         do {
-            try await answerRequests(on: connection)
-        } catch let error as UVError where [.connectionReset, .brokenPipe, .timedOut].contains(error) {
-            // A client that resets or goes quiet is that client's business: nothing to report.
+            try await listener.serve(onError: { error, _ in report(error) }) { connection in
+                open.add(connection)
+                defer { open.remove(connection) }
+                try await answerRequests(on: connection)
+            }
         } catch {
             Output.error("\(error)")
         }
-        open.remove(connection)
-        await connection.close()
+    }
+
+    /// A client that resets or goes quiet is that client's business: nothing to report.
+    private func report(_ error: any Error) {
+        if let error = error as? UVError, [.connectionReset, .brokenPipe, .timedOut].contains(error) { return }
+        Output.error("\(error)")
     }
 
     private func answerRequests(on connection: TCPConnection) async throws {

@@ -19,13 +19,14 @@ enum GroupEchoServer {
                     listener.accept { service.accepted($0) }
                     finish = { service.finish() }
                 case .async:
-                    let open = OpenConnections()
+                    let open = OpenConnections(on: listener.loop)
                     Task(executorPreference: listener.loop.taskExecutor) {
                         await AsyncEchoService.serve(listener, open, lines: lines, secret: secret, verbose: verbose)
                     }
                     finish = { open.endReadingAll() }
                 }
-                stops.withLock { $0.append(LoopStop(loop: listener.loop, listener: listener, finish: finish)) }
+                let stop = LoopStop(loop: listener.loop, listener: listener, finish: LoopBound(finish, on: listener.loop))
+                stops.withLock { $0.append(stop) }
             }
         } catch {
             group.shutdown()
@@ -37,14 +38,15 @@ enum GroupEchoServer {
         // loop waits for the group's threads, which end when their last connection has.
         try GracefulShutdown.onSignals(on: main, stopAccepting: {
             for each in stops.withLock({ $0 }) {
-                each.loop.execute {
+                // A loop that is closed already has nothing left to stop.
+                try? each.loop.execute {
                     each.listener.close()
                     // Unreferenced: a loop whose clients are done sooner does not wait for it.
                     let deadline = try? Timer(on: each.loop)
                     deadline?.unref()
                     deadline?.start(after: GracefulShutdown.grace) {
                         deadline?.close()
-                        each.finish()
+                        each.finish.value()
                     }
                 }
             }
@@ -56,9 +58,9 @@ enum GroupEchoServer {
     }
 }
 
-/// How to stop serving on one loop; used on that loop's thread only.
-private struct LoopStop: @unchecked Sendable {
+/// How to stop serving on one loop; `finish` runs on that loop's thread only.
+private struct LoopStop: Sendable {
     let loop: Loop
     let listener: TCPListener
-    let finish: () -> Void
+    let finish: LoopBound<() -> Void>
 }

@@ -21,7 +21,7 @@ struct Serve: ParsableCommand {
         let address = try DemoFailure.address(host: host, port: port)
         let loop = try Loop()
         let listener = try TCPListener(on: loop, address: address)
-        let open = OpenConnections()
+        let open = OpenConnections(on: loop)
         try GracefulShutdown.onSignals(on: loop, stopAccepting: { listener.close() }, finish: { open.endReadingAll() })
         Output.listening(on: try listener.localAddress)
         let service = FileService(files: files, verbose: verbose)

@@ -16,12 +16,6 @@ actor OnLoop {
     }
 }
 
-/// Counters touched only on the loop's thread (which is what the test checks).
-final class LoopCounters: @unchecked Sendable {
-    var ran = 0
-    var offThread = 0
-}
-
 @Suite("Loop executor")
 struct LoopExecutorTests {
     @Test("execute from 8 threads x 1000 posts runs exactly 8000 times, on the loop's thread")
@@ -29,7 +23,7 @@ struct LoopExecutorTests {
         try withLoop { loop in
             let threads = 8
             let posts = 1000
-            let counts = LoopCounters()
+            let counts = Shared((ran: 0, offThread: 0))
             let finished = DispatchGroup()
             try loop.run {
                 await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
@@ -37,10 +31,13 @@ struct LoopExecutorTests {
                         finished.enter()
                         Thread.detachNewThread {
                             for _ in 0..<posts {
-                                loop.execute {
-                                    counts.ran += 1
-                                    if !loop.isOnLoopThread { counts.offThread += 1 }
-                                    if counts.ran == threads * posts { done.resume() }
+                                try! loop.execute {
+                                    let ran = counts.update { counts in
+                                        counts.ran += 1
+                                        if !loop.isOnLoopThread { counts.offThread += 1 }
+                                        return counts.ran
+                                    }
+                                    if ran == threads * posts { done.resume() }
                                 }
                             }
                             finished.leave()
@@ -49,8 +46,8 @@ struct LoopExecutorTests {
                 }
             }
             finished.wait()
-            #expect(counts.ran == threads * posts)
-            #expect(counts.offThread == 0)
+            #expect(counts.value.ran == threads * posts)
+            #expect(counts.value.offThread == 0)
         }
     }
 

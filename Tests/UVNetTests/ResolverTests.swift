@@ -42,6 +42,19 @@ struct ResolverTests {
         }
     }
 
+    @Test("a numeric host with a service name is looked up off the loop's thread (services may block)")
+    func namedServiceOffLoop() throws {
+        try withLoop { loop in
+            var outcome: Result<[SocketAddress], UVError>?
+            let request = Resolver.resolve(host: "127.0.0.1", service: "http", on: loop) { outcome = $0 }
+            #expect(!request.isFinished, "a service name was looked up on the loop's thread")
+            #expect(outcome == nil)
+            loop.run()
+            let addresses = try outcome?.get()
+            #expect(addresses == [try SocketAddress(ip: "127.0.0.1", port: 80)])
+        }
+    }
+
     @Test("a service name resolves to its port")
     func serviceName() throws {
         #expect(try resolve("127.0.0.1", service: "http").get() == [try SocketAddress(ip: "127.0.0.1", port: 80)])

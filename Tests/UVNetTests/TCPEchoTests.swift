@@ -53,6 +53,7 @@ struct TCPEchoTests {
                 client.startReading(reading)
             }
             loop.run()
+            reading = { _ in }  // it held itself: let it go
             #expect(largestQueue > 0, "the kernel took 8 MiB at once: the queue path was not exercised")
             #expect(ended == .eof)
             #expect(received.count == payload.count)

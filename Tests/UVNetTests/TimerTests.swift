@@ -34,7 +34,7 @@ struct TimerTests {
                 fires += 1
                 if fires == 5 { timer.stop() }
             }
-            #expect(timer.repeatInterval == .milliseconds(3))  // rounded up, plus the truncation guard
+            #expect(timer.repeatInterval == .milliseconds(2))  // reads back what was set
             loop.run()  // ends once the stopped timer no longer keeps the loop alive
             #expect(fires == 5)
             #expect(!timer.isActive)
@@ -68,6 +68,34 @@ struct TimerTests {
             try timer.again()
             loop.run()
             #expect(fires == 2)
+        }
+    }
+
+    @Test("a repeating timer keeps its interval: the never-early margin applies to the first delay only")
+    func repeatIsNotStretched() throws {
+        try withLoop { loop in
+            let timer = try Timer(on: loop)
+            var fired: [UInt64] = []
+            timer.start(after: .milliseconds(10), repeating: .milliseconds(10)) {
+                fired.append(loop.now)
+                if fired.count == 30 { timer.close() }
+            }
+            #expect(timer.repeatInterval == .milliseconds(10))
+            loop.run()
+            let intervals = zip(fired.dropFirst(), fired).map { $0 - $1 }
+            #expect(intervals.allSatisfy { $0 >= 10 }, "\(intervals)")
+            #expect(intervals.min() == 10, "every interval was stretched: \(intervals)")
+        }
+    }
+
+    @Test("a delay too large for libuv saturates instead of trapping")
+    func hugeDelay() throws {
+        try withLoop { loop in
+            let timer = try Timer(on: loop)
+            timer.start(after: .seconds(Int64.max), repeating: .seconds(Int64.max)) {}
+            #expect(timer.dueIn > .seconds(100 * 365 * 24 * 3600))
+            #expect(timer.repeatInterval != nil)
+            timer.close()
         }
     }
 }

@@ -145,6 +145,7 @@ struct UDPTests {
             deadline.start(after: .seconds(5)) { loop.stop() }
             loop.run()
             deadline.close()
+            handler = { _ in }  // it held itself: let it go
             #expect(received == burst)
             #expect(receiver.statistics.largestBatch > 1, "the burst did not arrive in batches")
         }
@@ -238,6 +239,69 @@ struct UDPTests {
             try socket.setMulticastTTL(4)
             try socket.setMulticastLoop(false)
             #expect(throws: UVError.invalidArgument) { try socket.setTTL(0) }
+        }
+    }
+
+    @Test("closing the socket inside a batch delivers nothing more of that batch")
+    func closeMidBatch() throws {
+        try withLoop { loop in
+            let receiver = try UDPSocket(on: loop)
+            try receiver.bind(to: anyLocalPort)
+            let sender = try UDPSocket(on: loop)
+            // Queued in the kernel before receiving starts, so one recvmmsg reads them together.
+            for index in 0..<10 { sender.send(pattern(count: 50, seed: index), to: try receiver.localAddress) }
+            var deliveredAfterClose = 0
+            var delivered = 0
+            let start = try Timer(on: loop)
+            start.start(after: .milliseconds(20)) {
+                start.close()
+                receiver.startReceiving { _ in
+                    delivered += 1
+                    if receiver.state != .open { deliveredAfterClose += 1 }
+                    receiver.close()
+                    sender.close()
+                }
+            }
+            loop.run()
+            #expect(delivered == 1)
+            #expect(deliveredAfterClose == 0)
+        }
+    }
+
+    @Test("an ICMP error on a connected socket does not end its datagrams; later ones still arrive")
+    func transientReceiveError() throws {
+        try withLoop { loop in
+            let probe = try UDPSocket(on: loop)
+            try probe.bind(to: anyLocalPort)
+            let peer = try probe.localAddress
+            probe.close()
+            let client = try UDPSocket(on: loop)
+            try client.bind(to: anyLocalPort)
+            try client.connect(to: peer)
+            let replies = try loop.run {
+                async let replies: [[UInt8]] = {
+                    var replies: [[UInt8]] = []
+                    for try await datagram in client.datagrams() {
+                        replies.append(datagram.bytes)
+                        if replies.count == 1 { break }
+                    }
+                    return replies
+                }()
+                // Nobody is there yet: the kernel answers with port unreachable, read as a receive error.
+                try await client.send([1])
+                try await loop.sleep(for: .milliseconds(20))
+                let server = try UDPSocket(on: loop)
+                try server.bind(to: peer)
+                server.startReceiving { received in
+                    if case .success(let datagram) = received { server.send(datagram.bytes, to: datagram.sender) }
+                }
+                try await client.send([2])
+                let result = try await replies
+                await server.close()
+                await client.close()
+                return result
+            }
+            #expect(replies == [[2]])
         }
     }
 }

@@ -1,9 +1,10 @@
-// The loop's queue of work from Swift concurrency and from other threads, drained on the loop's thread.
+// The loop's queue of work from Swift concurrency and from other threads, run on the loop's thread in
+// bounded batches, so that no task can starve the loop's I/O and timers.
 import CUV
 
 /// Work for the loop's thread: a job of an actor on the loop, a job of a task that prefers the loop,
 /// or a closure from `Loop.execute`.
-enum LoopWork: @unchecked Sendable {
+enum LoopWork: @unchecked Sendable {  // a job is handed to exactly one queue and run once, on the loop's thread
     case actorJob(UnownedJob)
     case taskJob(UnownedJob)
     case closure(@Sendable () -> Void)
@@ -12,123 +13,189 @@ enum LoopWork: @unchecked Sendable {
 /// Two queues feed the loop. Work enqueued on the loop's own thread (a continuation resumed by an I/O
 /// callback, say) goes to a plain array and runs at the end of that callback or, failing that, from an
 /// idle handle before the loop next polls: no lock, no system call. Work from other threads goes through
-/// a lock and wakes the loop with `uv_async_send`, whose wake-ups merge: each wake-up drains everything.
-final class JobQueue: @unchecked Sendable {
-    /// Work from other threads; nil once the queue is closed (then work is refused, not lost silently:
-    /// `Loop.execute` documents that work posted after `close()` never runs).
-    private let remote = Locked<[LoopWork]?>([])
+/// a lock and wakes the loop with `uv_async_send`, whose wake-ups merge: each wake-up takes everything.
+///
+/// A drain runs at most `batchLimit` jobs, and never the jobs posted while it runs: those wait for the
+/// next drain, after the next I/O callback or in the loop's next iteration (the idle handle keeps that
+/// iteration from blocking in poll), so a task that yields in a loop shares the thread with timers
+/// and I/O instead of holding it.
+///
+/// Once closed, the queue refuses work: `post` answers false and the caller decides what refusal means
+/// (`execute` throws, a task's job moves to the global executor, a waiter fails).
+final class JobQueue: @unchecked Sendable {  // `inbox` is behind a lock; the rest is touched on `owner`'s thread only
+    /// The most jobs one drain runs (SwiftNIO's event loop runs at most 4096 tasks per tick, too).
+    static let batchLimit = 4096
+
+    /// Work from other threads, and whether it is still accepted.
+    private struct Inbox {
+        var work: [LoopWork] = []
+        var isOpen = true
+    }
+
+    let owner: ThreadIdentity
+    private let inbox = Locked(Inbox())
     @exclusivity(unchecked)
     private var local: [LoopWork] = []
+    /// The batch being run; kept between drains for its capacity.
+    @exclusivity(unchecked)
+    private var running: [LoopWork] = []
     @exclusivity(unchecked)
     private var isDraining = false
     @exclusivity(unchecked)
     private var idleStarted = false
     private var keepAliveCount = 0
+    private(set) var isClosed = false
     private let wakeup: UnsafeMutablePointer<uv_async_t>
     private let idle: UnsafeMutablePointer<uv_idle_t>
-    private var isClosed = false
+    /// The executors jobs run on; set by the loop once it exists.
+    var serialExecutor: UnownedSerialExecutor?
+    var taskExecutor: UnownedTaskExecutor?
 
-    init(loop: UnsafeMutablePointer<uv_loop_t>) throws(UVError) {
+    init(loop: UnsafeMutablePointer<uv_loop_t>, owner: ThreadIdentity) throws(UVError) {
+        self.owner = owner
         wakeup = .allocate(capacity: 1)
         idle = .allocate(capacity: 1)
-        try uvCheck(uv_async_init(loop, wakeup, JobQueue.wokenUp), "create the loop's wake-up handle")
-        uv_idle_init(loop, idle)
+        do {
+            try uvCheck(uv_async_init(loop, wakeup, JobQueue.wokenUp), "create the loop's wake-up handle")
+        } catch {
+            wakeup.deallocate()
+            idle.deallocate()
+            throw error
+        }
+        uvRequire(uv_idle_init(loop, idle), "uv_idle_init")
         // No Swift handle behind these: Loop.close knows them by the nil and closes them itself.
         wakeup.pointee.data = nil
         idle.pointee.data = nil
-        // Neither keeps the loop running by itself: a loop with nothing else to do may end.
+        // The wake-up handle does not keep the loop running by itself (a loop with nothing else to do
+        // may end); the idle handle does, but it is started only while local work waits to run.
         uv_unref(wakeup.cast(to: uv_handle_t.self))
-        uv_unref(idle.cast(to: uv_handle_t.self))
     }
 
-    /// Adds work from the loop's thread.
+    /// Queues `work` for the loop's thread, from any thread. False once the queue is closed: the work
+    /// was refused and will never run.
     @inline(__always)
-    func enqueueLocal(_ work: LoopWork) {
-        local.append(work)
-        if !isDraining && !idleStarted {
-            idleStarted = true
-            uv_idle_start(idle, JobQueue.idled)
-        }
+    func post(_ work: LoopWork) -> Bool {
+        owner.isCurrent ? enqueueLocal(work) : enqueueRemote(work)
     }
 
-    /// Adds work from any other thread and wakes the loop. The corresponding C function is `uv_async_send`.
-    func enqueueRemote(_ work: LoopWork) {
-        remote.withLock { queue in
-            guard queue != nil else { return }
-            queue!.append(work)
+    @inline(__always)
+    private func enqueueLocal(_ work: LoopWork) -> Bool {
+        guard !isClosed else { return false }
+        local.append(work)
+        if !isDraining && !idleStarted { startIdle() }
+        return true
+    }
+
+    /// The corresponding C function is `uv_async_send`.
+    private func enqueueRemote(_ work: LoopWork) -> Bool {
+        inbox.withLock { inbox in
+            guard inbox.isOpen else { return false }
+            inbox.work.append(work)
             // Under the lock, so that close() cannot close the handle in between.
             uv_async_send(wakeup)
+            return true
         }
     }
 
-    /// Runs what is queued, and whatever that enqueues, until both queues are empty.
-    func drain(on loop: Loop) {
+    /// True while work waits to run.
+    var hasWork: Bool {
+        !local.isEmpty || inbox.withLock { !$0.work.isEmpty }
+    }
+
+    /// Runs one batch: what was queued when the drain began (work from other threads included), at
+    /// most `batchLimit` jobs. Work posted meanwhile runs in the loop's next iteration.
+    func drain() {
         guard !isDraining else { return }
         isDraining = true
-        defer { isDraining = false }
-        while true {
-            if local.isEmpty {
-                let fromOtherThreads = remote.withLock { queue in
-                    defer { queue?.removeAll(keepingCapacity: true) }
-                    return queue ?? []
-                }
-                guard !fromOtherThreads.isEmpty else { break }
-                local = fromOtherThreads
-            }
-            var index = 0
-            while index < local.count {
-                run(local[index], on: loop)
-                index += 1
-            }
-            local.removeAll(keepingCapacity: true)
+        swap(&local, &running)
+        inbox.withLock { inbox in
+            running.append(contentsOf: inbox.work)
+            inbox.work.removeAll(keepingCapacity: true)
         }
-        if idleStarted {
-            idleStarted = false
-            uv_idle_stop(idle)
+        let count = min(running.count, JobQueue.batchLimit)
+        var index = 0
+        while index < count {
+            run(running[index])
+            index += 1
         }
+        if index < running.count { local.insert(contentsOf: running[index...], at: 0) }
+        running.removeAll(keepingCapacity: true)
+        isDraining = false
+        if local.isEmpty { stopIdle() } else { startIdle() }
     }
 
+    /// After an I/O callback: runs the tasks it resumed now, before libuv polls again, so an async
+    /// reader sees its bytes without another trip through epoll.
     @inline(__always)
-    func drainIfNeeded(on loop: Loop) {
-        if !local.isEmpty && !isDraining { drain(on: loop) }
+    func drainIfNeeded() {
+        if !local.isEmpty && !isDraining { drain() }
     }
 
-    private func run(_ work: LoopWork, on loop: Loop) {
+    private func run(_ work: LoopWork) {
         switch work {
         case .actorJob(let job):
-            job.runSynchronously(on: loop.asUnownedSerialExecutor())
+            job.runSynchronously(on: serialExecutor!)
         case .taskJob(let job):
             // Not isolated to the loop's serial executor: nonisolated async code then runs on without
             // switching executors at every call.
-            job.runSynchronously(on: loop.taskExecutor.asUnownedTaskExecutor())
+            job.runSynchronously(on: taskExecutor!)
         case .closure(let closure):
             closure()
         }
     }
 
+    private func startIdle() {
+        guard !idleStarted, !isClosed else { return }
+        idleStarted = true
+        uvRequire(uv_idle_start(idle, JobQueue.idled), "uv_idle_start")
+    }
+
+    private func stopIdle() {
+        guard idleStarted else { return }
+        idleStarted = false
+        uv_idle_stop(idle)
+    }
+
     /// While kept alive, the loop runs even with nothing else to do (work may come from other threads).
     func keepAlive(_ on: Bool) {
         keepAliveCount += on ? 1 : -1
+        updateReference()
+    }
+
+    /// Lets the loop end whoever asked to keep it alive (it is being closed).
+    func stopKeepingAlive() {
+        keepAliveCount = 0
+        updateReference()
+    }
+
+    private func updateReference() {
+        guard !isClosed else { return }
         let handle = wakeup.cast(to: uv_handle_t.self)
         if keepAliveCount > 0 { uv_ref(handle) } else { uv_unref(handle) }
     }
 
-    /// Closes both handles; the loop must run once more for their close callbacks.
+    /// Refuses work from now on, runs what was accepted before (it was promised a run), and closes both
+    /// handles; the loop must run once more for their close callbacks.
     func close() {
         guard !isClosed else { return }
         isClosed = true
-        remote.withLock { $0 = nil }
+        let accepted = inbox.withLock { inbox in
+            inbox.isOpen = false
+            return inbox.work
+        }
+        let leftover = local + accepted
+        local = []
+        stopIdle()
         uv_close(wakeup.cast(to: uv_handle_t.self)) { UnsafeMutableRawPointer($0)?.deallocate() }
         uv_close(idle.cast(to: uv_handle_t.self)) { UnsafeMutableRawPointer($0)?.deallocate() }
+        for work in leftover { run(work) }
     }
 
     private static let wokenUp: uv_async_cb = { handle in
-        let loop = Loop.from(handle!.pointee.loop)
-        loop.jobs.drain(on: loop)
+        Loop.from(handle!.pointee.loop).jobs.drain()
     }
 
     private static let idled: uv_idle_cb = { handle in
-        let loop = Loop.from(handle!.pointee.loop)
-        loop.jobs.drain(on: loop)
+        Loop.from(handle!.pointee.loop).jobs.drain()
     }
 }

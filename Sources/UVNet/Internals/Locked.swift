@@ -10,7 +10,7 @@ final class Locked<Value>: @unchecked Sendable {
 
     init(_ value: Value) {
         self.value = value
-        uv_mutex_init(mutex)
+        uvRequire(uv_mutex_init(mutex), "uv_mutex_init")
     }
 
     deinit {

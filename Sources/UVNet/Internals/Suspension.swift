@@ -1,49 +1,193 @@
-// Turning a callback operation into an awaitable one: resume exactly once, cancel cleanly.
+// Turning a callback operation into an awaitable one: resume exactly once; cancellation and timeouts
+// end a wait the same way; a closing loop fails every wait still pending.
 import CUV
 
-/// The one continuation of a suspended operation, touched only on the loop's thread. Whatever comes
-/// first, the operation's end, its timeout or the task's cancellation, resumes; the rest find it spent.
-final class Wake<Value: Sendable>: @unchecked Sendable {
-    fileprivate var continuation: UnsafeContinuation<Value, any Error>?
-    fileprivate var canceledEarly = false
+/// A task suspended on a loop, registered with the loop while it waits so that closing the loop can
+/// fail it instead of leaving it hanging.
+class PendingWait {
+    /// Where this wait sits in its loop's `PendingWaits`; -1 when not registered.
+    fileprivate var slot = -1
+
+    /// Ends the wait with `error` (does nothing once it has ended).
+    func fail(_ error: any Error) {}
+}
+
+/// The waits of one loop. An array with each wait's index stored in it: adding and removing cost a
+/// few stores, with no hashing and no allocation once the array has grown.
+struct PendingWaits {
+    private var waits: [PendingWait] = []
+
+    mutating func add(_ wait: PendingWait) {
+        wait.slot = waits.count
+        waits.append(wait)
+    }
+
+    mutating func remove(_ wait: PendingWait) {
+        let slot = wait.slot
+        guard slot >= 0 else { return }
+        let last = waits.removeLast()
+        if last !== wait {
+            waits[slot] = last
+            last.slot = slot
+        }
+        wait.slot = -1
+    }
+
+    /// Takes every wait out, for the caller to fail (failing one may add or remove others).
+    mutating func takeAll() -> [PendingWait] {
+        let all = waits
+        waits = []
+        for wait in all { wait.slot = -1 }
+        return all
+    }
+}
+
+/// How long an await may take, and the error it ends with when that is up.
+struct Timeout: Sendable {
+    let duration: Duration
+    let error: @Sendable () -> UVError
+
+    /// A timeout of `duration` ending the wait with `.timedOut`, named by `operation`, `target` and `detail`.
+    init(_ duration: Duration, operation: String, target: @escaping @Sendable () -> String?, detail: String) {
+        self.duration = duration
+        error = { UVError(UV_ETIMEDOUT.rawValue, operation: operation, target: target(), detail: detail) }
+    }
+}
+
+/// The one continuation of a suspended operation. Whatever comes first, the operation's end, its
+/// timeout or the task's cancellation, resumes; the rest find it spent.
+final class Wake<Value: Sendable>: PendingWait, @unchecked Sendable {  // used on its loop's thread only: `resume` checks
+    private let loop: Loop
+    private var continuation: UnsafeContinuation<Value, any Error>?
+    private var hasBegun = false
+    /// A stop (cancellation) that came before the operation began.
+    private var stoppedEarly: (any Error)?
+    private var deadline: Timer?
+    /// How to let go of the operation when the wait ends before it does.
+    private var abandon: (@Sendable () -> Void)?
+
+    init(loop: Loop) {
+        self.loop = loop
+    }
 
     /// Resumes the waiting task; does nothing after the first time.
     func resume(_ result: Result<Value, any Error>) {
+        loop.checkOnLoopThread("resuming a suspended task")
         guard let continuation else { return }
         self.continuation = nil
+        abandon = nil
+        deadline?.close()
+        deadline = nil
+        loop.pendingWaits.remove(self)
         continuation.resume(with: result)
     }
 
+    /// True until resumed.
     var isPending: Bool { continuation != nil }
+
+    /// The loop is closing: the wait ends with `error`, and the operation is let go of.
+    override func fail(_ error: any Error) {
+        stop(error)
+    }
+
+    /// On the loop's thread: starts the operation, then arms the timeout if it did not finish at once.
+    fileprivate func begin(
+        _ continuation: UnsafeContinuation<Value, any Error>, timeout: Timeout?,
+        _ start: (Wake<Value>) -> Void, abandon: @escaping @Sendable () -> Void
+    ) {
+        self.continuation = continuation
+        hasBegun = true
+        // A loop that has failed its waits for good takes no new ones.
+        guard loop.acceptsWaits else { return resume(.failure(UVError.loopClosed)) }
+        if let stoppedEarly { return resume(.failure(stoppedEarly)) }
+        loop.pendingWaits.add(self)
+        self.abandon = abandon
+        start(self)
+        guard isPending, let timeout else { return }
+        do {
+            deadline = try Timer.once(after: timeout.duration, on: loop) { [self] in stop(timeout.error()) }
+        } catch {
+            stop(error)
+        }
+    }
+
+    /// On the loop's thread: ends the wait with `reason` and lets go of the operation.
+    fileprivate func stop(_ reason: any Error) {
+        guard hasBegun else { return stoppedEarly = reason }
+        guard isPending else { return }
+        let abandon = abandon
+        resume(.failure(reason))
+        abandon?()
+    }
 }
 
 extension Loop {
-    /// Suspends the calling task until `start` (run on the loop's thread) resumes the wake. When the task
-    /// is canceled, `cancel` runs on the loop's thread: it should end the operation and resume the wake.
+    /// Suspends the calling task until `start` (run on the loop's thread) resumes the wake.
+    ///
+    /// Cancellation and `timeout` end the wait alike: the wake is resumed with the reason
+    /// (`CancellationError`, or the timeout's error), then `abandon` runs on the loop's thread to let go
+    /// of the operation (close an attempt, stop waiting for an item). What the operation did before that
+    /// stays done: no byte already handed over is taken back.
     @inline(__always)
     func suspend<Value: Sendable>(
-        start: @escaping @Sendable (Wake<Value>) -> Void,
-        cancel: @escaping @Sendable (Wake<Value>) -> Void
+        timeout: Timeout? = nil,
+        _ start: @escaping @Sendable (Wake<Value>) -> Void,
+        abandon: @escaping @Sendable () -> Void
     ) async throws -> Value {
-        let wake = Wake<Value>()
+        let wake = Wake<Value>(loop: self)
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
-                @Sendable func begin() {
-                    wake.continuation = continuation
-                    if wake.canceledEarly {
-                        wake.resume(.failure(CancellationError()))
-                    } else {
-                        start(wake)
-                    }
-                }
                 // Called directly on the loop's thread (the common case, as when a task reads): only
                 // the hop from another thread needs an escaping closure, and so an allocation.
-                if isOnLoopThread { begin() } else { onLoopThread { begin() } }
+                if isOnLoopThread {
+                    wake.begin(continuation, timeout: timeout, start, abandon: abandon)
+                } else if !post(.closure({ wake.begin(continuation, timeout: timeout, start, abandon: abandon) })) {
+                    continuation.resume(throwing: UVError.loopClosed)
+                }
             }
         } onCancel: {
-            onLoopThread {
-                if wake.isPending { cancel(wake) } else { wake.canceledEarly = true }
+            // Refused only by a closed loop, which has failed every wait already.
+            _ = runOnLoopThread { wake.stop(CancellationError()) }
+        }
+    }
+
+    /// Suspends until `start` resumes the wake, whatever happens to the task: for operations that end
+    /// soon anyway and whose outcome must be told as it is (a close, a datagram handed to the kernel).
+    func suspendUntilDone<Value: Sendable>(_ start: @escaping @Sendable (Wake<Value>) -> Void) async throws -> Value {
+        let wake = Wake<Value>(loop: self)
+        return try await withUnsafeThrowingContinuation { continuation in
+            if !runOnLoopThread({ wake.begin(continuation, timeout: nil, start, abandon: {}) }) {
+                continuation.resume(throwing: UVError.loopClosed)
             }
         }
+    }
+}
+
+/// The result of an operation already started on the loop's thread (a write already queued), for one
+/// task to await: it finds the result there, or waits for it. A wait that ends early (cancellation,
+/// timeout) leaves the operation going.
+final class Awaited<Value: Sendable>: @unchecked Sendable {  // loop thread only: `Wake.resume` checks
+    private var result: Result<Value, UVError>?
+    private var waiter: Wake<Value>?
+
+    /// The operation's end.
+    func complete(_ result: Result<Value, UVError>) {
+        if let waiter {
+            self.waiter = nil
+            waiter.resume(result.mapError { $0 })
+        } else {
+            self.result = result
+        }
+    }
+
+    /// Returns (or throws) the operation's result once it is there.
+    func value(on loop: Loop, timeout: Timeout? = nil) async throws -> Value {
+        try await loop.suspend(
+            timeout: timeout,
+            { [self] wake in
+                if let result { return wake.resume(result.mapError { $0 }) }
+                waiter = wake
+            },
+            abandon: { [self] in waiter = nil })
     }
 }

@@ -28,21 +28,51 @@ func pattern(count: Int, seed: Int = 0) -> [UInt8] {
     (0..<count).map { UInt8(truncatingIfNeeded: ($0 &* 31 &+ seed &* 7) ^ ($0 >> 8)) }
 }
 
-/// A callback echo server on 127.0.0.1 port 0, as a user would write one (used on the loop's thread only).
-final class EchoServerFixture: @unchecked Sendable {
+/// Both ends of one connection through `listener`: a client connected to it, and the server side it accepted.
+func connectedPair(through listener: TCPListener, on loop: Loop) async throws -> (client: TCPConnection, server: TCPConnection) {
+    let client = try await TCPConnection.connect(to: listener.localAddress, on: loop)
+    var connections = listener.connections.makeAsyncIterator()
+    guard let server = try await connections.next() else { throw UVError.canceled }
+    return (client, server)
+}
+
+/// Everything `connection` receives until the peer's EOF.
+func readAll(_ connection: TCPConnection) async throws -> [UInt8] {
+    var received: [UInt8] = []
+    for try await chunk in connection.inbound() { received += chunk }
+    return received
+}
+
+/// Every frame of `connection` as text, until the stream ends, and the error it ended with, if any.
+func readLines(_ connection: TCPConnection, _ framer: some Framer) async -> (lines: [String], error: UVError?) {
+    var lines: [String] = []
+    do {
+        for try await line in connection.inbound().frames(framer) { lines.append(String(decoding: line, as: UTF8.self)) }
+        return (lines, nil)
+    } catch {
+        return (lines, error as? UVError)
+    }
+}
+
+/// A callback echo server on 127.0.0.1 port 0, as a user would write one.
+final class EchoServerFixture: Sendable {
     let listener: TCPListener
     let address: SocketAddress
-    private(set) var accepted: [TCPConnection] = []
-    private(set) var acceptErrors: [UVError] = []
+    private let acceptedConnections: LoopBound<[TCPConnection]>
+    private let errors: LoopBound<[UVError]>
+
+    var accepted: [TCPConnection] { acceptedConnections.value }
+    var acceptErrors: [UVError] { errors.value }
 
     init(on loop: Loop) throws {
-        var onAccept: ((TCPListener.AcceptResult) -> Void)?
-        listener = try TCPListener(on: loop, address: anyLocalPort) { onAccept?($0) }
-        address = try listener.localAddress
-        onAccept = { [unowned self] result in
+        let acceptedConnections = LoopBound<[TCPConnection]>([], on: loop)
+        let errors = LoopBound<[UVError]>([], on: loop)
+        self.acceptedConnections = acceptedConnections
+        self.errors = errors
+        listener = try TCPListener(on: loop, address: anyLocalPort) { result in
             switch result {
             case .success(let connection):
-                accepted.append(connection)
+                acceptedConnections.value.append(connection)
                 connection.startReading { chunk in
                     switch chunk {
                     case .success(let bytes): connection.write(bytes)
@@ -50,9 +80,10 @@ final class EchoServerFixture: @unchecked Sendable {
                     }
                 }
             case .failure(let error):
-                acceptErrors.append(error)
+                errors.value.append(error)
             }
         }
+        address = try listener.localAddress
     }
 }
 

@@ -1,0 +1,76 @@
+// Accepting with async/await: connections one by one, or a scoped server that owns each connection's
+// task and closes the connection on every way out.
+import CUV
+
+extension TCPListener {
+    /// Serves every connection this listener accepts, each in a child task of its own that runs
+    /// `handler` and then closes the connection, however the handler ended: no connection can leak.
+    ///
+    /// ```swift
+    /// try await listener.serve { connection in
+    ///     for try await bytes in connection.inbound() { try await connection.write(bytes) }
+    /// }
+    /// ```
+    /// An error a handler throws ends its own connection only; `onError` hears of it (with the
+    /// connection, still open), and the server goes on. Closing the listener (a signal handler's
+    /// graceful shutdown, say) stops accepting: `serve` returns once every connection's task has
+    /// finished. Canceling the task that serves cancels every connection's task; each connection is
+    /// closed, the listener too, and `serve` throws `CancellationError`. The listener is closed on
+    /// every way out. Every connection's task prefers the loop's executor, so its handler runs on the
+    /// loop's thread, where the connection's synchronous methods may be called.
+    public func serve(
+        onError: (@Sendable (any Error, TCPConnection) -> Void)? = nil,
+        _ handler: @escaping @Sendable (TCPConnection) async throws -> Void
+    ) async throws {
+        do {
+            try await withThrowingDiscardingTaskGroup { group in
+                for try await connection in connections {
+                    // addTask, not addTaskUnlessCancelled: a connection already accepted must be closed.
+                    group.addTask(executorPreference: loop.taskExecutor) {
+                        do {
+                            try await handler(connection)
+                        } catch {
+                            onError?(error, connection)
+                        }
+                        await connection.close()
+                    }
+                }
+            }
+        } catch {
+            await close()
+            throw error
+        }
+        await close()
+    }
+
+    /// The connections this listener accepts, as an AsyncSequence; it ends when the listener closes.
+    /// A connection is accepted only when asked for, so a consumer that lags leaves the rest waiting in
+    /// the kernel's backlog. Failed accepts are skipped and counted (`acceptFailures`, `lastAcceptError`).
+    /// One iterator consumes at a time (a second one's `next()` throws `.busy`). Use it only on a
+    /// listener created without a connection handler. Prefer `serve(_:)`, which closes what it accepts.
+    public var connections: Connections { Connections(listener: self) }
+
+    /// The connections of a listener; see `connections`.
+    public struct Connections: AsyncSequence, Sendable {
+        public typealias Element = TCPConnection
+        let listener: TCPListener
+
+        public func makeAsyncIterator() -> AsyncIterator {
+            let listener = listener
+            let address = listener.addressText
+            return AsyncIterator(
+                consumer: SequenceConsumer(loop: listener.loop, target: { address }, locate: { listener.connectionQueue() }))
+        }
+
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            let consumer: SequenceConsumer<TCPConnection, ConnectionQueue>
+
+            public mutating func next() async throws -> TCPConnection? {
+                try await consumer.next()
+            }
+        }
+    }
+}
+
+@available(*, unavailable, message: "an iterator belongs to one task; share the sequence instead")
+extension TCPListener.Connections.AsyncIterator: Sendable {}

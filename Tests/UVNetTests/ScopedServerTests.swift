@@ -1,0 +1,123 @@
+// The scoped server: one task per connection, every connection closed on every way out.
+import Testing
+import UVNet
+
+/// Connects, sends `message`, half-closes and reads until the server ends the connection.
+private func exchange(_ message: String, with address: SocketAddress, on loop: Loop) async throws -> String {
+    try await TCPConnection.withConnection(to: address, on: loop) { connection in
+        try await connection.write(message)
+        try await connection.shutdown()
+        var reply: [UInt8] = []
+        for try await chunk in connection.inbound() { reply += chunk }
+        return String(decoding: reply, as: UTF8.self)
+    }
+}
+
+@Suite("Scoped server")
+struct ScopedServerTests {
+    @Test("a handler that returns without closing its connection still has it closed")
+    func forgottenConnectionIsClosed() throws {
+        try withLoop { loop in
+            let listener = try TCPListener(on: loop, address: anyLocalPort)
+            let reply = try loop.run {
+                async let served: Void = listener.serve { connection in
+                    var input = connection.inbound().makeAsyncIterator()
+                    if let first = try await input.next() { try await connection.write(first) }
+                    // Returns without closing: the server closes it, and the client sees the end.
+                }
+                let reply = try await exchange("hi", with: listener.localAddress, on: loop)
+                await listener.close()
+                try await served
+                return reply
+            }
+            #expect(reply == "hi")
+        }
+    }
+
+    @Test("an error thrown by one connection's handler ends that connection only; onError hears it")
+    func errorEndsOneConnection() throws {
+        try withLoop { loop in
+            let listener = try TCPListener(on: loop, address: anyLocalPort)
+            let errors = LoopBound<[String]>([], on: loop)
+            let (first, second) = try loop.run {
+                async let served: Void = listener.serve(onError: { error, _ in errors.value.append("\(error)") }) { connection in
+                    var input = connection.inbound().makeAsyncIterator()
+                    guard let request = try await input.next() else { return }
+                    if request == Array("fail".utf8) { throw UVError.invalidArgument }
+                    try await connection.write(request)
+                }
+                let address = try listener.localAddress
+                let first = try await exchange("fail", with: address, on: loop)
+                let second = try await exchange("echo", with: address, on: loop)
+                await listener.close()
+                try await served
+                return (first, second)
+            }
+            #expect(first == "")
+            #expect(second == "echo")
+            #expect(errors.value.count == 1)
+        }
+    }
+
+    @Test("closing the listener stops accepting; serve returns once open connections finish")
+    func gracefulEnd() throws {
+        try withLoop { loop in
+            let listener = try TCPListener(on: loop, address: anyLocalPort)
+            let reply = try loop.run {
+                async let served: Void = listener.serve { connection in
+                    for try await chunk in connection.inbound() { try await connection.write(chunk) }
+                    try await connection.shutdown()
+                }
+                let client = try await TCPConnection.connect(to: listener.localAddress, on: loop)
+                try await client.write("still served")
+                await listener.close()  // the open connection goes on
+                try await client.shutdown()
+                var reply: [UInt8] = []
+                for try await chunk in client.inbound() { reply += chunk }
+                await client.close()
+                try await served
+                return String(decoding: reply, as: UTF8.self)
+            }
+            #expect(reply == "still served")
+        }
+    }
+
+    @Test("canceling the serving task closes every connection and the listener")
+    func cancelClosesEverything() throws {
+        try withLoop { loop in
+            let listener = try TCPListener(on: loop, address: anyLocalPort)
+            let (outcome, clientEnd, listenerState) = try loop.run {
+                let server = Task(executorPreference: loop.taskExecutor) {
+                    try await listener.serve { connection in
+                        for try await chunk in connection.inbound() { try await connection.write(chunk) }
+                    }
+                }
+                let client = try await TCPConnection.connect(to: listener.localAddress, on: loop)
+                try await client.write("x")
+                var input = client.inbound().makeAsyncIterator()
+                _ = try await input.next()  // the connection is being served
+                server.cancel()
+                let outcome = await server.result
+                let clientEnd = try await input.next()  // the server closed its side
+                await client.close()
+                return (outcome, clientEnd, listener.state)
+            }
+            #expect(throws: CancellationError.self) { try outcome.get() }
+            #expect(clientEnd == nil)
+            #expect(listenerState == .closed)
+        }
+    }
+
+    @Test("serve on a listener that has an accept handler is an error, not a wait for ever")
+    func serveWithHandlerRefused() throws {
+        try withLoop { loop in
+            let listener = try TCPListener(on: loop, address: anyLocalPort) { _ in }
+            let error = try loop.run {
+                let error = await #expect(throws: UVError.self) { try await listener.serve { _ in } }
+                return error
+            }
+            #expect(error == .invalidArgument)
+            #expect(listener.state == .closed)
+        }
+    }
+}
