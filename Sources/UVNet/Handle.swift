@@ -61,6 +61,14 @@ public class Handle: @unchecked Sendable {  // every member checks the loop's th
         if lifecycle != .open { throw UVError.badFileDescriptor.during(operation(), target: target()) }
     }
 
+    /// The handle's descriptor, for what libuv has no call for (a socket option, a descriptor to
+    /// duplicate). The corresponding C function is `uv_fileno`.
+    final func descriptor(_ operation: @autoclosure () -> String) throws(UVError) -> CInt {
+        var fd: uv_os_fd_t = -1
+        try uvCheck(uv_fileno(rawHandle, &fd), operation())
+        return fd
+    }
+
     /// Where the handle is in its life.
     public final var state: State {
         checkThread()

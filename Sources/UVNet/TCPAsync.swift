@@ -1,4 +1,4 @@
-// TCP with async/await, built on the callback API: connect, write, shut down, close, timeouts.
+// Connecting TCP with async/await: to an address, to a host name, or for the length of a closure.
 import CUV
 
 extension TCPConnection {
@@ -7,28 +7,10 @@ extension TCPConnection {
     public static func connect(
         to address: SocketAddress, on loop: Loop, timeout: Duration? = nil
     ) async throws -> TCPConnection {
-        let attempt = LoopBound<TCPConnection?>(nil, on: loop)
-        return try await loop.suspend(
-            timeout: timeout.map { Timeout($0, operation: "connect to", target: { "\(address)" }, detail: "no answer within \($0)") },
-            { wake in
-                do {
-                    let connection = try TCPConnection(on: loop)
-                    attempt.value = connection
-                    try connection.connect(to: address) { result in
-                        switch result {
-                        case .success:
-                            wake.resume(.success(connection))
-                        case .failure(let error):
-                            connection.close()
-                            wake.resume(.failure(error))
-                        }
-                    }
-                } catch {
-                    attempt.value?.close()
-                    wake.resume(.failure(error))
-                }
-            },
-            abandon: { attempt.value?.close() })
+        try await connecting(on: loop, timeout: timeout, target: "\(address)") { () throws(UVError) in
+            let connection = try TCPConnection(on: loop)
+            return (connection, { (completion) throws(UVError) in try connection.connect(to: address, completion) })
+        }
     }
 
     /// Resolves `host` and connects to each address in turn until one accepts (see the callback form).
@@ -61,59 +43,6 @@ extension TCPConnection {
         to address: SocketAddress, on loop: Loop, timeout: Duration? = nil,
         _ body: (TCPConnection) async throws -> Result
     ) async throws -> Result {
-        let connection = try await connect(to: address, on: loop, timeout: timeout)
-        do {
-            let result = try await body(connection)
-            await connection.close()
-            return result
-        } catch {
-            await connection.close()
-            throw error
-        }
-    }
-
-    /// Writes `bytes`; returns when all of them are handed to the kernel (at once, without suspending,
-    /// when the kernel takes them all). Throws the write error, `.timedOut` after `timeout`, or
-    /// `CancellationError`. A write that times out or is canceled takes nothing back: the bytes already
-    /// handed over stay queued and go out in order, and the connection stays usable (close it, or
-    /// `closeWithReset()` it, to give up on a peer that does not read).
-    public func write(_ bytes: [UInt8], timeout: Duration? = nil) async throws {
-        if loop.isOnLoopThread && timeout == nil {
-            switch bytes.withUnsafeBytes({ writeNow($0) }) {
-            case .written:
-                return
-            case .failed(let error):
-                throw error
-            case .partly(let written):
-                // The rest is queued now, before the task can be told it is canceled: a write that
-                // has begun goes out whole.
-                let queued = Awaited<Void>()
-                bytes.withUnsafeBytes { enqueue(UnsafeRawBufferPointer(rebasing: $0[written...]), completion: queued.complete) }
-                return try await queued.value(on: loop)
-            }
-        }
-        try await waitForWrite(of: bytes, timeout: timeout)
-    }
-
-    /// Writes the UTF-8 bytes of `text` (see `write(_:timeout:)`).
-    public func write(_ text: String, timeout: Duration? = nil) async throws {
-        try await write(Array(text.utf8), timeout: timeout)
-    }
-
-    /// Writes `bytes` on the loop's thread and waits for the kernel to have them all. A task canceled
-    /// before the write began sends nothing.
-    private func waitForWrite(of bytes: [UInt8], timeout: Duration?) async throws {
-        try await loop.suspend(
-            timeout: timeout.map { Timeout($0, operation: "write to", target: { [self] in peerName }, detail: "the peer did not take it all within \($0)") },
-            { [self] (wake: Wake<Void>) in
-                bytes.withUnsafeBytes { write($0) { wake.resume($0.mapError { $0 }) } }
-            },
-            abandon: {})
-    }
-
-    /// Half-closes once every queued write has gone out (see `shutdown(_:)`). Canceling the wait leaves
-    /// the shutdown under way.
-    public func shutdown() async throws {
-        try await loop.suspend({ [self] (wake: Wake<Void>) in shutdown { wake.resume($0.mapError { $0 }) } }, abandon: {})
+        try await closing(connect(to: address, on: loop, timeout: timeout), body)
     }
 }

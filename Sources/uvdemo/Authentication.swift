@@ -53,7 +53,7 @@ enum Authentication {
     }
 
     /// Server side, async API: as `challenge(_:secret:accepted:rejected:)`; returns nil when rejected.
-    static func challenge(_ connection: TCPConnection, secret: String, input: inout TCPInbound.AsyncIterator)
+    static func challenge(_ connection: TCPConnection, secret: String, input: inout InboundBytes.AsyncIterator)
         async throws -> [UInt8]?
     {
         let challenge = newChallenge()

@@ -36,15 +36,23 @@ func connectedPair(through listener: TCPListener, on loop: Loop) async throws ->
     return (client, server)
 }
 
+/// Both ends of one Unix-domain connection through `listener`.
+func connectedPair(through listener: UnixListener, on loop: Loop) async throws -> (client: UnixConnection, server: UnixConnection) {
+    let client = try await UnixConnection.connect(to: listener.path, on: loop)
+    var connections = listener.connections.makeAsyncIterator()
+    guard let server = try await connections.next() else { throw UVError.canceled }
+    return (client, server)
+}
+
 /// Everything `connection` receives until the peer's EOF.
-func readAll(_ connection: TCPConnection) async throws -> [UInt8] {
+func readAll(_ connection: StreamConnection) async throws -> [UInt8] {
     var received: [UInt8] = []
     for try await chunk in connection.inbound() { received += chunk }
     return received
 }
 
 /// Every frame of `connection` as text, until the stream ends, and the error it ended with, if any.
-func readLines(_ connection: TCPConnection, _ framer: some Framer) async -> (lines: [String], error: UVError?) {
+func readLines(_ connection: StreamConnection, _ framer: some Framer) async -> (lines: [String], error: UVError?) {
     var lines: [String] = []
     do {
         for try await line in connection.inbound().frames(framer) { lines.append(String(decoding: line, as: UTF8.self)) }

@@ -1,8 +1,20 @@
-// Accepting with async/await: connections one by one, or a scoped server that owns each connection's
-// task and closes the connection on every way out.
+// A listener's typed face: connections handed to a callback, taken one by one in async code, or served
+// by a scoped server that owns each connection's task and closes the connection on every way out.
 import CUV
 
-extension TCPListener {
+/// A stream listener that makes connections of one kind (`TCPListener`: `TCPConnection`s,
+/// `UnixListener`: `UnixConnection`s), and everything accepting them looks like.
+public protocol ConnectionListener: StreamListener {
+    /// The kind of connection this listener accepts.
+    associatedtype Connection: StreamConnection
+}
+
+extension ConnectionListener {
+    /// Hands every connection from now on (and every accept error) to `handler`, on the loop's thread.
+    public func accept(_ handler: @escaping (Result<Connection, UVError>) -> Void) {
+        acceptEach { handler($0.map { unsafeDowncast($0, to: Connection.self) }) }
+    }
+
     /// Serves every connection this listener accepts, each in a child task of its own that runs
     /// `handler` and then closes the connection, however the handler ended: no connection can leak.
     ///
@@ -17,10 +29,11 @@ extension TCPListener {
     /// finished. Canceling the task that serves cancels every connection's task; each connection is
     /// closed, the listener too, and `serve` throws `CancellationError`. The listener is closed on
     /// every way out. Every connection's task prefers the loop's executor, so its handler runs on the
-    /// loop's thread, where the connection's synchronous methods may be called.
+    /// loop's thread, where the connection's synchronous methods may be called. On a listener created
+    /// with an accept handler, `serve` throws `.invalidArgument`: the connections are the handler's.
     public func serve(
-        onError: (@Sendable (any Error, TCPConnection) -> Void)? = nil,
-        _ handler: @escaping @Sendable (TCPConnection) async throws -> Void
+        onError: (@Sendable (any Error, Connection) -> Void)? = nil,
+        _ handler: @escaping @Sendable (Connection) async throws -> Void
     ) async throws {
         do {
             try await withThrowingDiscardingTaskGroup { group in
@@ -48,29 +61,31 @@ extension TCPListener {
     /// the kernel's backlog. Failed accepts are skipped and counted (`acceptFailures`, `lastAcceptError`).
     /// One iterator consumes at a time (a second one's `next()` throws `.busy`). Use it only on a
     /// listener created without a connection handler. Prefer `serve(_:)`, which closes what it accepts.
-    public var connections: Connections { Connections(listener: self) }
+    public var connections: AcceptedConnections<Connection> {
+        AcceptedConnections(listener: self)
+    }
+}
 
-    /// The connections of a listener; see `connections`.
-    public struct Connections: AsyncSequence, Sendable {
-        public typealias Element = TCPConnection
-        let listener: TCPListener
+/// The connections of a listener; see `ConnectionListener.connections`.
+public struct AcceptedConnections<Connection: StreamConnection>: AsyncSequence, Sendable {
+    public typealias Element = Connection
+    let listener: StreamListener
 
-        public func makeAsyncIterator() -> AsyncIterator {
-            let listener = listener
-            let address = listener.addressText
-            return AsyncIterator(
-                consumer: SequenceConsumer(loop: listener.loop, target: { address }, locate: { listener.connectionQueue() }))
-        }
+    public func makeAsyncIterator() -> AsyncIterator {
+        let listener = listener
+        let address = listener.addressText
+        return AsyncIterator(
+            consumer: SequenceConsumer(loop: listener.loop, target: { address }, locate: { listener.connectionQueue() }))
+    }
 
-        public struct AsyncIterator: AsyncIteratorProtocol {
-            let consumer: SequenceConsumer<TCPConnection, ConnectionQueue>
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let consumer: SequenceConsumer<StreamConnection, ConnectionQueue>
 
-            public mutating func next() async throws -> TCPConnection? {
-                try await consumer.next()
-            }
+        public mutating func next() async throws -> Connection? {
+            try await consumer.next().map { unsafeDowncast($0, to: Connection.self) }
         }
     }
 }
 
 @available(*, unavailable, message: "an iterator belongs to one task; share the sequence instead")
-extension TCPListener.Connections.AsyncIterator: Sendable {}
+extension AcceptedConnections.AsyncIterator: Sendable {}

@@ -1,7 +1,8 @@
-// What a connection receives, as an AsyncSequence that stops reading while its consumer lags.
+// What a stream receives, as an AsyncSequence that stops reading while its consumer lags, and the
+// frames a framer finds in it.
 import CUV
 
-/// The bytes a `TCPConnection` receives, chunk by chunk, until the peer's EOF or the connection's close
+/// The bytes a connection (`TCPConnection`, `UnixConnection`) receives, chunk by chunk, until the peer's EOF or the connection's close
 /// (the sequence ends), or an error (it throws: `.connectionReset`, `.timedOut` after `idleTimeout`, …).
 ///
 /// ```swift
@@ -15,9 +16,9 @@ import CUV
 /// One iterator consumes at a time: a second one's `next()` throws `.busy`. When an iterator goes away
 /// the connection stops reading, and what it had read ahead waits for the next iterator, so
 /// `inbound()` may be called again (with other limits) without losing a byte.
-public struct TCPInbound: AsyncSequence, Sendable {
+public struct InboundBytes: AsyncSequence, Sendable {
     public typealias Element = [UInt8]
-    let connection: TCPConnection
+    let connection: StreamConnection
     let highWatermark: Int
     let lowWatermark: Int
     let idleTimeout: Duration?
@@ -50,31 +51,31 @@ public struct TCPInbound: AsyncSequence, Sendable {
 }
 
 @available(*, unavailable, message: "an iterator belongs to one task; share the sequence instead")
-extension TCPInbound.AsyncIterator: Sendable {}
+extension InboundBytes.AsyncIterator: Sendable {}
 
-extension TCPConnection {
+extension StreamConnection {
     /// What the peer sends, as an AsyncSequence with bounded buffering. Reading starts with the first
     /// `next()`. With `idleTimeout`, a `next()` that waits longer than that for bytes throws `.timedOut`.
     public func inbound(
         highWatermark: Int = 256 * 1024, lowWatermark: Int = 64 * 1024, idleTimeout: Duration? = nil
-    ) -> TCPInbound {
-        TCPInbound(
+    ) -> InboundBytes {
+        InboundBytes(
             connection: self, highWatermark: max(1, highWatermark),
             lowWatermark: min(max(0, lowWatermark), highWatermark), idleTimeout: idleTimeout)
     }
 }
 
-/// The state behind `TCPInbound`: chunks read ahead of the consumer, at most about a high watermark.
+/// The state behind `InboundBytes`: chunks read ahead of the consumer, at most about a high watermark.
 final class InboundQueue: ConsumerQueue<[UInt8]>, @unchecked Sendable {  // ConsumerQueue's rule: loop thread only
     /// Weak: the connection owns its queue; the queue only asks it to read or stop.
-    private weak var connection: TCPConnection?
+    private weak var connection: StreamConnection?
     private var highWatermark = 256 * 1024
     private var lowWatermark = 64 * 1024
     private var buffered = 0
     private(set) var peakBuffered = 0
     private var isReading = false
 
-    init(connection: TCPConnection) {
+    init(connection: StreamConnection) {
         self.connection = connection
         super.init(loop: connection.loop, operation: "read from")
     }
@@ -125,7 +126,7 @@ final class InboundQueue: ConsumerQueue<[UInt8]>, @unchecked Sendable {  // Cons
     }
 }
 
-extension TCPInbound {
+extension InboundBytes {
     /// The frames `framer` finds in what the connection receives, one `[UInt8]` each:
     /// ```swift
     /// for try await line in connection.inbound().frames(DelimiterFramer()) { … }
@@ -133,15 +134,15 @@ extension TCPInbound {
     /// Frames found before a framing error are delivered first; then a frame over the framer's limit
     /// throws `.messageTooLong`, and a stream that ends inside a frame throws `.protocolError` (the
     /// frame was cut short; a clean end is a nil, never an error).
-    public func frames<F: Framer>(_ framer: F) -> TCPFrames<F> {
-        TCPFrames(inbound: self, framer: framer)
+    public func frames<F: Framer>(_ framer: F) -> InboundFrames<F> {
+        InboundFrames(inbound: self, framer: framer)
     }
 }
 
-/// The frames of a `TCPInbound`; see `TCPInbound.frames(_:)`.
-public struct TCPFrames<F: Framer>: AsyncSequence, Sendable {
+/// The frames of a `InboundBytes`; see `InboundBytes.frames(_:)`.
+public struct InboundFrames<F: Framer>: AsyncSequence, Sendable {
     public typealias Element = [UInt8]
-    let inbound: TCPInbound
+    let inbound: InboundBytes
     let framer: F
 
     public func makeAsyncIterator() -> AsyncIterator {
@@ -149,7 +150,7 @@ public struct TCPFrames<F: Framer>: AsyncSequence, Sendable {
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        var chunks: TCPInbound.AsyncIterator
+        var chunks: InboundBytes.AsyncIterator
         var framer: F
         var ready: [[UInt8]] = []
         var head = 0
@@ -191,4 +192,4 @@ public struct TCPFrames<F: Framer>: AsyncSequence, Sendable {
 }
 
 @available(*, unavailable, message: "an iterator belongs to one task; share the sequence instead")
-extension TCPFrames.AsyncIterator: Sendable {}
+extension InboundFrames.AsyncIterator: Sendable {}

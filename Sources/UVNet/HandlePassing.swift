@@ -1,0 +1,173 @@
+// Handing TCP connections and listeners to another process (or loop) over an IPC pipe: the way a
+// pre-fork server gives its workers the listening socket, as Node's cluster does.
+import CUV
+
+extension UnixConnection {
+    /// A TCP handle that came over an IPC pipe, open on this loop now.
+    public enum ReceivedHandle: Sendable {
+        /// A connected TCP socket.
+        case connection(TCPConnection)
+        /// A listening TCP socket: accept on it as on any listener.
+        case listener(TCPListener)
+    }
+
+    /// Sends `connection` to the process (or loop) at the other end of this IPC pipe, which gets it
+    /// from `receivedHandles()`. The socket is duplicated: close this side's once `completion` says it
+    /// went. The corresponding C function is `uv_write2`.
+    public func send(_ connection: TCPConnection, completion: Completion? = nil) {
+        checkThread()
+        send(connection.stream, completion: completion)
+    }
+
+    /// Sends `listener` (see the connection form): the other side accepts on the same socket, and the
+    /// kernel shares the incoming connections among everyone who does.
+    public func send(_ listener: TCPListener, completion: Completion? = nil) {
+        checkThread()
+        send(listener.stream, completion: completion)
+    }
+
+    /// Sends a handle with one byte to carry it (a handle cannot travel alone).
+    private func send(_ handle: UnsafeMutablePointer<uv_stream_t>, completion: Completion?) {
+        let operation = "send a handle over"
+        guard isIPC else {
+            completion?(.failure(UVError(UV_EINVAL.rawValue, operation: operation, target: peerName,
+                                         detail: "handles travel over IPC pipes only (ipc: true)")))
+            return
+        }
+        guard lifecycle == .open else {
+            completion?(.failure(UVError.badFileDescriptor.during(operation, target: peerName)))
+            return
+        }
+        var (request, buffer) = Self.carrier.withUnsafeBytes { QueuedBytes<uv_write_t>.make(copying: $0) }
+        request.pointee.data = .retaining(completion)
+        do {
+            try uvCheck(uv_write2(request, stream, &buffer, 1, handle, UnixConnection.sent), operation, target: peerName)
+        } catch {
+            let completion = takeCompletion(request.pointee.data, as: Result<Void, UVError>.self)
+            QueuedBytes<uv_write_t>.free(request)
+            completion?(.failure(error))
+        }
+    }
+
+    /// The byte each handle rides on.
+    private static let carrier: [UInt8] = [UInt8(ascii: "H")]
+
+    private static let sent: uv_write_cb = { request, status in
+        let completion = takeCompletion(request!.pointee.data, as: Result<Void, UVError>.self)
+        let handle = request!.pointee.handle
+        QueuedBytes<uv_write_t>.free(request!)
+        Handle.callback(handle, as: UnixConnection.self) { connection in
+            completion?(uvResult(status, "send a handle over", target: connection.peerName))
+        }
+    }
+
+    /// Sends `connection` and returns once it went (see the callback form).
+    public func send(_ connection: TCPConnection) async throws {
+        try await loop.suspendUntilDone { [self] (wake: Wake<Void>) in send(connection) { wake.resume($0.mapError { $0 }) } }
+    }
+
+    /// Sends `listener` and returns once it went (see the callback form).
+    public func send(_ listener: TCPListener) async throws {
+        try await loop.suspendUntilDone { [self] (wake: Wake<Void>) in send(listener) { wake.resume($0.mapError { $0 }) } }
+    }
+
+    /// Takes the next handle that came with what was read: call it from the read callback (or after)
+    /// until it returns nil. The corresponding C functions are `uv_pipe_pending_count`,
+    /// `uv_pipe_pending_type` and `uv_accept`.
+    public func takeReceivedHandle() throws(UVError) -> ReceivedHandle? {
+        checkThread()
+        guard lifecycle == .open, isIPC, uv_pipe_pending_count(pipe) > 0 else { return nil }
+        let operation = "receive a handle over"
+        guard uv_pipe_pending_type(pipe) == UV_TCP else {
+            throw UVError(UV_EINVAL.rawValue, operation: operation, target: peerName,
+                          detail: "only TCP connections and listeners are taken")
+        }
+        let connection = try TCPConnection(on: loop)
+        do {
+            try uvCheck(uv_accept(stream, connection.stream), operation, target: peerName)
+            let listening = try uvCheck(cuv_is_listening(try connection.descriptor(operation)), operation, target: peerName)
+            guard listening == 1 else {
+                connection.didAccept()
+                return .connection(connection)
+            }
+        } catch {
+            connection.close()
+            throw error
+        }
+        // A listening socket: its descriptor moves into a listener.
+        defer { connection.close() }
+        return .listener(try TCPListener(on: loop, adopting: connection))
+    }
+
+    /// The handles that come over this IPC pipe, as an AsyncSequence that ends when the other side
+    /// closes it (the bytes they ride on are dropped). One iterator consumes at a time.
+    ///
+    /// ```swift
+    /// let channel = try UnixConnection(adopting: 3, on: loop, ipc: true)   // from the parent
+    /// for try await case .listener(let listener) in channel.receivedHandles() {
+    ///     try await listener.serve { connection in … }
+    /// }
+    /// ```
+    public func receivedHandles() -> ReceivedHandles {
+        ReceivedHandles(connection: self)
+    }
+
+    /// The queue behind `receivedHandles()`.
+    func handleQueue() -> HandleQueue {
+        sequenceQueue(&handles) { HandleQueue(connection: self) }
+    }
+}
+
+/// The handles of an IPC pipe; see `UnixConnection.receivedHandles()`.
+public struct ReceivedHandles: AsyncSequence, Sendable {
+    public typealias Element = UnixConnection.ReceivedHandle
+    let connection: UnixConnection
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        let connection = connection
+        return AsyncIterator(
+            consumer: SequenceConsumer(
+                loop: connection.loop, target: { [connection] in connection.peerName },
+                locate: { connection.handleQueue() }))
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let consumer: SequenceConsumer<UnixConnection.ReceivedHandle, HandleQueue>
+
+        public mutating func next() async throws -> UnixConnection.ReceivedHandle? {
+            try await consumer.next()
+        }
+    }
+}
+
+@available(*, unavailable, message: "an iterator belongs to one task; share the sequence instead")
+extension ReceivedHandles.AsyncIterator: Sendable {}
+
+/// The state behind `ReceivedHandles`: the pipe is read while a consumer waits, and every handle that
+/// comes is taken at once (libuv would drop those left behind at the next read).
+final class HandleQueue: ConsumerQueue<UnixConnection.ReceivedHandle>, @unchecked Sendable {  // ConsumerQueue's rule: loop thread only
+    private weak var connection: UnixConnection?
+    private var isReading = false
+
+    init(connection: UnixConnection) {
+        self.connection = connection
+        super.init(loop: connection.loop, operation: "receive a handle over")
+    }
+
+    override func consumerWaits() {
+        guard !isReading, end == nil, let connection else { return }
+        isReading = true
+        connection.startReading { [self] result in
+            switch result {
+            case .success:
+                do throws(UVError) {
+                    while let handle = try connection.takeReceivedHandle() { deliver(handle) }
+                } catch {
+                    finish(.failure(error))
+                }
+            case .failure(let error):
+                finish(error == .eof ? .success(()) : .failure(error))
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+// What every listening stream socket shares (TCP, Unix-domain): accepting on demand, handing
+// connections to a handler or to the one task that asks, and backing off when out of descriptors.
+import CUV
+import Glibc
+
+/// The base of `TCPListener` and `UnixListener`: everything but how the socket is made and bound.
+/// Their typed API (`accept(_:)`, `connections`, `serve(_:)`) comes from `ConnectionListener`.
+public class StreamListener: Handle, @unchecked Sendable {  // Handle's members check the loop's thread
+    /// The first pause after accept runs out of file descriptors; it doubles up to `maximumBackoff`.
+    static let initialBackoff: Duration = .milliseconds(10)
+    static let maximumBackoff: Duration = .seconds(1)
+
+    /// The address (or path) asked for, as text for error messages.
+    let addressText: String
+    private var onConnection: ((Result<StreamConnection, UVError>) -> Void)?
+    /// What `connections` takes from; made when first asked for, kept for the listener's life.
+    private var accepted: ConnectionQueue?
+    private var backoff: AcceptBackoff?
+    private var failures = 0
+    private var lastFailure: UVError?
+
+    init<T>(
+        loop: Loop, cType: T.Type, addressText: String,
+        _ onConnection: ((Result<StreamConnection, UVError>) -> Void)?
+    ) throws(UVError) {
+        self.addressText = addressText
+        self.onConnection = onConnection
+        try super.init(loop: loop, cType: cType, operation: "create listener")
+    }
+
+    var stream: UnsafeMutablePointer<uv_stream_t> {
+        rawHandle.cast(to: uv_stream_t.self)
+    }
+
+    /// A new, unconnected handle of the listener's kind, for `uv_accept` to fill. Subclasses override.
+    func makeConnection() throws(UVError) -> StreamConnection {
+        fatalError("\(type(of: self)) does not make connections")
+    }
+
+    /// Starts listening. libuv reports a port in use here, not at bind: named as the bind it is.
+    /// The corresponding C function is `uv_listen`.
+    func listen(backlog: Int) throws(UVError) {
+        try uvCheck(uv_listen(stream, CInt(clamping: backlog), StreamListener.incoming), "bind", target: addressText)
+    }
+
+    /// What went wrong accepting while nobody was there to be told (`connections` and `serve` skip
+    /// failed accepts and go on): the number of failures.
+    public var acceptFailures: Int {
+        checkThread()
+        return failures
+    }
+
+    /// The last accept failure (see `acceptFailures`).
+    public var lastAcceptError: UVError? {
+        checkThread()
+        return lastFailure
+    }
+
+    private static let incoming: uv_connection_cb = { server, status in
+        Handle.callback(server, as: StreamListener.self) { listener in
+            switch uvResult(status, "accept", target: listener.addressText) {
+            case .failure(let error):
+                listener.acceptFailed(error)
+            case .success:
+                // Left un-accepted (nobody asked yet, or a pause is on), libuv stops watching the
+                // socket until uv_accept: that is how the listener pushes back.
+                listener.takeHeldConnection()
+            }
+        }
+    }
+
+    /// Hands every connection from now on (and every accept error) to `handler` (see `accept(_:)`).
+    func acceptEach(_ handler: @escaping (Result<StreamConnection, UVError>) -> Void) {
+        checkThread()
+        guard lifecycle == .open else { return }
+        onConnection = handler
+        takeHeldConnection()
+    }
+
+    /// The queue behind `connections`; one that has ended already on a closed listener.
+    func connectionQueue() -> ConnectionQueue {
+        sequenceQueue(&accepted) {
+            let queue = ConnectionQueue(listener: self)
+            if onConnection != nil {
+                queue.finish(.failure(UVError(
+                    UV_EINVAL.rawValue, operation: "accept on", target: addressText,
+                    detail: "this listener hands its connections to its accept handler")))
+            }
+            return queue
+        }
+    }
+
+    private var wantsConnection: Bool {
+        onConnection != nil || accepted?.hasWaiter == true
+    }
+
+    /// Accepts the connection libuv holds un-accepted, if there is one, somebody wants it and no pause
+    /// is on: libuv does not call again (nor watch the socket) until it is taken.
+    func takeHeldConnection() {
+        if backoff?.isPausing != true, wantsConnection, uv_stream_t.hasHeldConnection(stream) { acceptPending() }
+    }
+
+    /// Takes the connection libuv has waiting and hands it to the handler or the waiting task.
+    private func acceptPending() {
+        let connection: StreamConnection
+        do {
+            connection = try makeConnection()
+        } catch {
+            return acceptFailed(error)
+        }
+        do {
+            try uvCheck(uv_accept(stream, connection.stream), "accept", target: addressText)
+        } catch {
+            connection.close()
+            return acceptFailed(error)
+        }
+        connection.didAccept()
+        if let onConnection {
+            onConnection(.success(connection))
+        } else {
+            accepted?.deliver(connection)
+        }
+    }
+
+    /// Reports the error. When it means "out of descriptors", also pauses accepting:
+    /// libuv would otherwise retry accept() at once, spinning a core and flooding the handler.
+    private func acceptFailed(_ error: UVError) {
+        failures += 1
+        lastFailure = error
+        if AcceptBackoff.isResourceShortage(error) && lifecycle == .open {
+            if backoff == nil { backoff = AcceptBackoff(loop: loop, initial: Self.initialBackoff, maximum: Self.maximumBackoff) }
+            let firstReport = backoff!.pause { [unowned self] in self.resumeAccepting() }
+            if firstReport { onConnection?(.failure(error)) }
+        } else {
+            onConnection?(.failure(error))
+        }
+    }
+
+    /// After a pause: once descriptors are free again, take what waited (uv_accept also restarts
+    /// watching) — but only for someone who wants it; otherwise it waits on, and libuv with it.
+    private func resumeAccepting() {
+        guard lifecycle == .open, let backoff else { return }
+        guard backoff.resourcesAvailable() else {
+            backoff.pauseAgain { [unowned self] in self.resumeAccepting() }
+            return
+        }
+        backoff.resume()
+        takeHeldConnection()
+    }
+
+    override func didEnter(_ state: State) {
+        if state == .closing {
+            backoff?.close()
+            backoff = nil
+            accepted?.finish(.success(()))
+        }
+        if state == .closed { onConnection = nil }
+        super.didEnter(state)
+    }
+}
+
+/// The connections waiting for `connections`: accepted only while a consumer waits, and
+/// handed straight to it, so a consumer that lags leaves the rest in the kernel's backlog.
+final class ConnectionQueue: ConsumerQueue<StreamConnection>, @unchecked Sendable {  // ConsumerQueue's rule: loop thread only
+    /// Weak: the listener owns its queue; the queue only asks it to accept.
+    private weak var listener: StreamListener?
+
+    init(listener: StreamListener) {
+        self.listener = listener
+        super.init(loop: listener.loop, operation: "accept on")
+    }
+
+    override func consumerWaits() {
+        listener?.takeHeldConnection()
+    }
+}
