@@ -1,7 +1,8 @@
 /* A ping-pong load client for echo servers, on plain libuv: N connections each send one message of
  * SIZE bytes, wait until all SIZE bytes are echoed (checking every byte), and send the next.
  * Prints one line: msgs/s, MiB/s, p50/p99 latency, errors, mismatches.
- * Usage: pingpong PORT CONNECTIONS SIZE SECONDS [MESSAGES]   (always 127.0.0.1: loopback only)
+ * Usage: pingpong PORT|unix:PATH CONNECTIONS SIZE SECONDS [MESSAGES]   (127.0.0.1 or a Unix-domain
+ * socket: loopback only)
  * With MESSAGES, each connection stops after that many (for instruction counts per message). 
  * Exit 0 when every byte matched and no connection failed, 1 otherwise. */
 #include <uv.h>
@@ -12,7 +13,7 @@
 #include "samples.h"
 
 typedef struct {
-    uv_tcp_t tcp;
+    union { uv_tcp_t tcp; uv_pipe_t pipe; } handle;  /* first: a connection is found from its stream */
     uv_connect_t connect;
     unsigned id;
     unsigned long sequence;    /* message number, also the pattern's seed */
@@ -30,6 +31,7 @@ static uint64_t measure_start, measure_end;
 static char read_buffer[64 * 1024];
 
 static unsigned char *pattern;
+static const char *unix_path;  /* set when the server is on a Unix-domain socket */
 
 static size_t offset_of(const connection_t *c) { return pattern_offset(c->sequence, c->id); }
 
@@ -49,7 +51,7 @@ static void on_closed(uv_handle_t *h) {
 }
 
 static void finish(connection_t *c) {
-    if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_closed);
+    if (!uv_is_closing((uv_handle_t *)&c->handle)) uv_close((uv_handle_t *)&c->handle, on_closed);
 }
 
 static void on_written(uv_write_t *req, int status) {
@@ -62,7 +64,7 @@ static void send_next(connection_t *c) {
     c->received = 0;
     c->sent_at = uv_hrtime();
     uv_buf_t buf = uv_buf_init(message, (unsigned)message_size);
-    int n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    int n = uv_try_write((uv_stream_t *)&c->handle, &buf, 1);
     if (n == UV_EAGAIN) n = 0;
     if (n < 0) { errors++; finish(c); return; }
     if ((size_t)n == message_size) return;
@@ -70,7 +72,7 @@ static void send_next(connection_t *c) {
     uv_write_t *req = malloc(sizeof *req + rest);
     memcpy(req + 1, message + n, rest);
     uv_buf_t tail = uv_buf_init((char *)(req + 1), (unsigned)rest);
-    uv_write(req, (uv_stream_t *)&c->tcp, &tail, 1, on_written);
+    uv_write(req, (uv_stream_t *)&c->handle, &tail, 1, on_written);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -92,8 +94,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 static void on_connect(uv_connect_t *req, int status) {
     connection_t *c = req->data;
     if (status < 0) { fprintf(stderr, "connect: %s\n", uv_strerror(status)); errors++; finish(c); return; }
-    uv_tcp_nodelay(&c->tcp, 1);
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (!unix_path) uv_tcp_nodelay(&c->handle.tcp, 1);
+    uv_read_start((uv_stream_t *)&c->handle, on_alloc, on_read);
     send_next(c);
 }
 
@@ -128,7 +130,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     limit = argc == 6 ? strtoul(argv[5], NULL, 10) : 0;
-    int port = atoi(argv[1]), count = atoi(argv[2]);
+    if (strncmp(argv[1], "unix:", 5) == 0) unix_path = argv[1] + 5;
+    int port = unix_path ? 1 : atoi(argv[1]), count = atoi(argv[2]);
     message_size = (size_t)atol(argv[3]);
     double seconds = atof(argv[4]);
     if (port <= 0 || count <= 0 || message_size == 0 || seconds <= 0 || seconds > 600) {
@@ -144,8 +147,13 @@ int main(int argc, char **argv) {
         connection_t *c = &connections[i];
         c->id = (unsigned)i;
         c->connect.data = c;
-        uv_tcp_init(loop, &c->tcp);
-        uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&address, on_connect);
+        if (unix_path) {
+            uv_pipe_init(loop, &c->handle.pipe, 0);
+            uv_pipe_connect(&c->connect, &c->handle.pipe, unix_path, on_connect);
+        } else {
+            uv_tcp_init(loop, &c->handle.tcp);
+            uv_tcp_connect(&c->connect, &c->handle.tcp, (const struct sockaddr *)&address, on_connect);
+        }
         open_connections++;
     }
     uv_timer_init(loop, &warmup_timer);

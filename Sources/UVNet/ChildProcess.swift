@@ -145,6 +145,21 @@ public final class ChildProcess: Handle, @unchecked Sendable {  // Handle's memb
         try uvCheck(rc, "start", target: executable)
     }
 
+    /// This process's environment, to start a child with it changed:
+    /// `environment: ChildProcess.currentEnvironment.merging(["KEY": "value"]) { $1 }`.
+    /// The corresponding C function is `uv_os_environ`.
+    public static var currentEnvironment: [String: String] {
+        var items: UnsafeMutablePointer<uv_env_item_t>?
+        var count: CInt = 0
+        guard uvSucceeded(uv_os_environ(&items, &count)), let items else { return [:] }
+        defer { uv_os_free_environ(items, count) }
+        var environment: [String: String] = [:]
+        for item in UnsafeBufferPointer(start: items, count: Int(count)) {
+            environment[String(cString: item.name)] = String(cString: item.value)
+        }
+        return environment
+    }
+
     /// The pipe to the child's descriptor `number`, when it was made a `.pipe` or `.ipcPipe`.
     public func pipe(_ number: Int) -> UnixConnection? {
         checkThread()

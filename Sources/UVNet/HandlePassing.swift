@@ -94,9 +94,11 @@ extension UnixConnection {
             connection.close()
             throw error
         }
-        // A listening socket: its descriptor moves into a listener.
+        // A listening socket: a copy of its descriptor moves into a listener.
         defer { connection.close() }
-        return .listener(try TCPListener(on: loop, adopting: connection))
+        let copy = dup(try connection.descriptor("receive a handle over"))
+        try posixCheck(copy, "receive a handle over", target: peerName)
+        return .listener(try TCPListener(adopting: copy, on: loop))
     }
 
     /// The handles that come over this IPC pipe, as an AsyncSequence that ends when the other side

@@ -20,6 +20,8 @@ public final class Signal: Handle, @unchecked Sendable {  // Handle's members ch
         public static var terminate: Number { .init(rawValue: SIGTERM) }
         /// `SIGHUP`.
         public static var hangup: Number { .init(rawValue: SIGHUP) }
+        /// `SIGKILL`, which cannot be caught (to send, not to watch).
+        public static var kill: Number { .init(rawValue: SIGKILL) }
     }
 
     /// The signal watched.

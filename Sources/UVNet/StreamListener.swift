@@ -18,6 +18,10 @@ public class StreamListener: Handle, @unchecked Sendable {  // Handle's members 
     private var backoff: AcceptBackoff?
     private var failures = 0
     private var lastFailure: UVError?
+    private var backlog: CInt = 511
+    /// Whether libuv watches the socket for connections: only once somebody wants one. Until then the
+    /// kernel queues them, and a listener that is only passed on (a pre-fork parent's) never takes one.
+    private var isWatching = false
 
     init<T>(
         loop: Loop, cType: T.Type, addressText: String,
@@ -37,10 +41,34 @@ public class StreamListener: Handle, @unchecked Sendable {  // Handle's members 
         fatalError("\(type(of: self)) does not make connections")
     }
 
-    /// Starts listening. libuv reports a port in use here, not at bind: named as the bind it is.
-    /// The corresponding C function is `uv_listen`.
+    /// Makes the bound socket listen: clients may connect (into the kernel's backlog) from now on.
+    /// libuv starts watching it once somebody wants a connection. The corresponding C function is
+    /// `listen`.
     func listen(backlog: Int) throws(UVError) {
-        try uvCheck(uv_listen(stream, CInt(clamping: backlog), StreamListener.incoming), "bind", target: addressText)
+        self.backlog = CInt(clamping: backlog)
+        try posixCheck(Glibc.listen(try descriptor("listen on"), self.backlog), "listen on", target: addressText)
+        if onConnection != nil { watch() }
+    }
+
+    /// A new descriptor for the same listening socket (`dup`): hand it to `TCPListener(adopting:on:)`
+    /// on another loop (or pass it to a child process) to accept there too. The caller owns it.
+    public func duplicateDescriptor() throws(UVError) -> CInt {
+        checkThread()
+        try checkOpen("duplicate", target: addressText)
+        let copy = dup(try descriptor("duplicate"))
+        try posixCheck(copy, "duplicate", target: addressText)
+        return copy
+    }
+
+    /// Has libuv watch the socket for connections. The corresponding C function is `uv_listen`.
+    private func watch() {
+        guard !isWatching, lifecycle == .open else { return }
+        do {
+            try uvCheck(uv_listen(stream, backlog, StreamListener.incoming), "listen on", target: addressText)
+            isWatching = true
+        } catch {
+            acceptFailed(error)
+        }
     }
 
     /// What went wrong accepting while nobody was there to be told (`connections` and `serve` skip
@@ -97,7 +125,9 @@ public class StreamListener: Handle, @unchecked Sendable {  // Handle's members 
     /// Accepts the connection libuv holds un-accepted, if there is one, somebody wants it and no pause
     /// is on: libuv does not call again (nor watch the socket) until it is taken.
     func takeHeldConnection() {
-        if backoff?.isPausing != true, wantsConnection, uv_stream_t.hasHeldConnection(stream) { acceptPending() }
+        guard wantsConnection else { return }
+        watch()
+        if backoff?.isPausing != true, uv_stream_t.hasHeldConnection(stream) { acceptPending() }
     }
 
     /// Takes the connection libuv has waiting and hands it to the handler or the waiting task.

@@ -59,32 +59,40 @@ public final class TCPListener: StreamListener, ConnectionListener, @unchecked S
         }
     }
 
+    /// Binds by hand rather than with `uv_tcp_bind`, which defers a port in use to `uv_listen`: the
+    /// socket listens in the kernel at once, while libuv watches it only once someone wants a connection.
     private func configureAndListen(_ address: SocketAddress, options: Options, backlog: Int) throws(UVError) {
-        if options.contains(.reusePort) {
-            try uvCheck(cuv_set_reuse_port(try descriptor("set SO_REUSEPORT")), "set SO_REUSEPORT", target: addressText)
-        }
-        let flags: UInt32 = options.contains(.ipv6Only) ? UV_TCP_IPV6ONLY.rawValue : 0
-        try uvCheck(address.withSockAddr { sockaddr, _ in uv_tcp_bind(tcp, sockaddr, flags) }, "bind", target: addressText)
+        let socket = try descriptor("bind")
+        try setOption(socket, SOL_SOCKET, SO_REUSEADDR, "set SO_REUSEADDR")
+        if options.contains(.reusePort) { try setOption(socket, SOL_SOCKET, SO_REUSEPORT, "set SO_REUSEPORT") }
+        if options.contains(.ipv6Only) { try setOption(socket, CInt(IPPROTO_IPV6), IPV6_V6ONLY, "set IPV6_V6ONLY") }
+        try posixCheck(address.withSockAddr { Glibc.bind(socket, $0, $1) }, "bind", target: addressText)
         try listen(backlog: backlog)
     }
 
-    /// A listener for the listening socket that came over an IPC pipe (in `connection`, which keeps
-    /// its own copy of the descriptor): accepting starts at once.
-    /// The corresponding C functions are `uv_tcp_open` and `uv_listen`.
-    init(on loop: Loop, adopting connection: TCPConnection, backlog: Int = 511) throws(UVError) {
+    private func setOption(_ socket: CInt, _ level: CInt, _ name: CInt, _ operation: String) throws(UVError) {
+        var on: CInt = 1
+        try posixCheck(setsockopt(socket, level, name, &on, socklen_t(MemoryLayout<CInt>.size)), operation, target: addressText)
+    }
+
+    /// Takes over `descriptor`, a listening TCP socket this process already has (one from
+    /// `duplicateDescriptor()` of a listener on another loop, or one a parent process passed down):
+    /// a second listener on the same socket, to accept on this loop too. It owns the descriptor from
+    /// now on. The corresponding C function is `uv_tcp_open`.
+    public init(adopting descriptor: CInt, on loop: Loop, backlog: Int = 511) throws(UVError) {
         let operation = "take over a listening socket"
-        let address = (try? connection.localAddress)?.description ?? "a received socket"
-        try super.init(loop: loop, cType: uv_tcp_t.self, addressText: address, nil)
+        try super.init(loop: loop, cType: uv_tcp_t.self, addressText: "descriptor \(descriptor)", nil)
         try uvCheck(uv_tcp_init(loop.raw, tcp), operation, target: addressText)
         didOpen()
         do throws(UVError) {
-            let copy = dup(try connection.descriptor(operation))
-            try posixCheck(copy, operation, target: addressText)
             do {
-                try uvCheck(uv_tcp_open(tcp, copy), operation, target: addressText)
+                try uvCheck(uv_tcp_open(tcp, descriptor), operation, target: addressText)
             } catch {
-                Glibc.close(copy)
+                Glibc.close(descriptor)  // promised to the listener, which could not take it
                 throw error
+            }
+            guard try uvCheck(cuv_is_listening(descriptor), operation, target: addressText) == 1 else {
+                throw UVError(UV_EINVAL.rawValue, operation: operation, target: addressText, detail: "the socket is not listening")
             }
             try listen(backlog: backlog)
         } catch {

@@ -107,8 +107,12 @@ public final class Timer: Handle, @unchecked Sendable {  // Handle's members che
 }
 
 extension Timer {
-    /// A timer that fires once and then closes itself.
-    static func once(after delay: Duration, on loop: Loop, _ fire: @escaping () -> Void) throws(UVError) -> Timer {
+    /// A timer that fires `fire` once after `delay` and then closes itself (close it sooner to cancel).
+    ///
+    /// ```swift
+    /// let deadline = try Timer.once(after: .seconds(5), on: loop) { connection.close() }
+    /// ```
+    public static func once(after delay: Duration, on loop: Loop, _ fire: @escaping () -> Void) throws(UVError) -> Timer {
         let timer = try Timer(on: loop)
         timer.start(after: delay) {
             timer.close()

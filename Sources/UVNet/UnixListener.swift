@@ -22,20 +22,24 @@ public final class UnixListener: StreamListener, ConnectionListener, @unchecked 
 
     /// The path listened on, as given.
     public let path: String
+    /// Whether accepted connections are IPC pipes, which can carry handles.
+    public let acceptsIPC: Bool
     /// The socket file this listener made, to remove on close: its device and inode, so that a file
     /// someone else put there since is left alone.
     private var socketFile: (device: UInt64, inode: UInt64)?
 
     /// Binds to `path` and listens. With `mode` (e.g. `0o660`), the socket file gets those permissions
-    /// before the first client can connect. Throws `.nameTooLong` naming the limit for a path too long
+    /// before the first client can connect. With `ipc`, every accepted connection is an IPC pipe (its
+    /// client connects with `ipc: true` too), over which TCP handles can be passed. Throws `.nameTooLong` naming the limit for a path too long
     /// for a socket, `.noSuchFile` for a missing directory, `.permissionDenied`, or `.addressInUse` when
     /// a live server (or a file that is not a socket) is there.
     /// The corresponding C functions are `bind`, `chmod`, `uv_pipe_open` and `uv_listen`.
     public init(
-        on loop: Loop, path: String, mode: UInt32? = nil, backlog: Int = 511,
+        on loop: Loop, path: String, mode: UInt32? = nil, ipc: Bool = false, backlog: Int = 511,
         _ onConnection: ((Result<UnixConnection, UVError>) -> Void)? = nil
     ) throws(UVError) {
         self.path = path
+        acceptsIPC = ipc
         let name = try UnixPath(path, operation: "bind")
         try super.init(
             loop: loop, cType: uv_pipe_t.self, addressText: name.description,
@@ -97,7 +101,7 @@ public final class UnixListener: StreamListener, ConnectionListener, @unchecked 
     }
 
     override func makeConnection() throws(UVError) -> StreamConnection {
-        try UnixConnection(on: loop)
+        try UnixConnection(on: loop, ipc: acceptsIPC)
     }
 
     override func didEnter(_ state: State) {

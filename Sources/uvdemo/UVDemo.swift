@@ -13,10 +13,12 @@ struct UVDemo: ParsableCommand {
             3 network or protocol failure.
             """,
         version: "0.1.0",
-        subcommands: [
-            Tour.self,
-            EchoServer.self, EchoClient.self, TimeServer.self, TimeClient.self, Resolve.self, Info.self, Fetch.self, Serve.self,
-            Load.self,
+        groupedSubcommands: [
+            CommandGroup(name: "The main demo", subcommands: [Tour.self]),
+            CommandGroup(name: "Sockets", subcommands: [EchoServer.self, EchoClient.self, TimeServer.self, TimeClient.self]),
+            CommandGroup(name: "Names and services", subcommands: [Resolve.self, Info.self]),
+            CommandGroup(name: "HTTP", subcommands: [Fetch.self, Serve.self]),
+            CommandGroup(name: "Load", subcommands: [Load.self]),
         ]
     )
 
@@ -26,12 +28,12 @@ struct UVDemo: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let failure as DemoFailure {
-            Output.error(failure.message)
+            if !failure.isReported { Console.standard.error(failure.message) }
             Glibc.exit(failure.exitCode)
         } catch let error as UVError {
             // A network error a demo did not explain further: its own line, its exit code.
             let failure = DemoFailure.network(error)
-            Output.error(failure.message)
+            Console.standard.error(failure.message)
             Glibc.exit(failure.exitCode)
         } catch {
             let code = exitCode(for: error)
@@ -41,7 +43,7 @@ struct UVDemo: ParsableCommand {
             }
             // One line, as every demo failure is; --help has the rest.
             let reason = message(for: error).split(separator: "\n").first.map(String.init) ?? "bad usage"
-            Output.error("\(reason) (see 'uvdemo help')")
+            Console.standard.error("\(reason) (see 'uvdemo help')")
             Glibc.exit(DemoFailure.badUsage)
         }
     }

@@ -100,4 +100,58 @@ struct HandlePassingTests {
             for handle in [pipe, peer, listener] as [Handle] { handle.close() }
         }
     }
+
+    @Test("a TCP connection accepted in this process is served by another process: both ways, half-close honoured")
+    func connectionServedByAnotherProcess() async throws {
+        let path = handoffPath(for: getpid())
+        unlink(path)
+        defer { unlink(path) }
+        let payload = pattern(count: 300_000, seed: 8)
+        let group = try await LoopGroup(loopCount: 1)
+        let loop = group.loops[0]
+        // This process: accepts the child's IPC pipe, then a TCP client's connection, and hands that over.
+        let control = try await Task(executorPreference: loop.taskExecutor) {
+            try UnixListener(on: loop, path: path, ipc: true)
+        }.value
+        let work = Task(executorPreference: loop.taskExecutor) { () async throws -> [UInt8] in
+            var pipes = control.connections.makeAsyncIterator()
+            guard let channel = try await pipes.next() else { throw UVError.canceled }
+            let listener = try TCPListener(on: loop, address: anyLocalPort)
+            let (client, server) = try await connectedPair(through: listener, on: loop)
+            try await channel.send(server)
+            await server.close()
+            try await client.write(payload)
+            try await client.shutdown()
+            let echoed = try await readAll(client)
+            for handle in [client, listener, channel, control] as [Handle] { await handle.close() }
+            return echoed
+        }
+        // The other process: connects to the IPC socket, serves the connection it is given, exits 0.
+        await #expect(processExitsWith: .success) { try serveHandedConnection(at: handoffPath(for: getppid())) }
+        let result = try await work.value
+        await group.shutdown()
+        #expect(result == payload)
+    }
+}
+
+/// Where the test's IPC socket lives, named after the process that listens on it.
+private func handoffPath(for processID: pid_t) -> String {
+    "/tmp/uvnet-handoff-\(processID).sock"
+}
+
+/// The child process's part: takes one TCP connection over the IPC socket and echoes it until EOF.
+private func serveHandedConnection(at path: String) throws {
+    alarm(20)
+    let loop = try Loop()
+    try loop.run {
+        let channel = try await UnixConnection.connect(to: path, on: loop, ipc: true)
+        for try await case .connection(let connection) in channel.receivedHandles() {
+            for try await chunk in connection.inbound() { try await connection.write(chunk) }
+            try await connection.shutdown()
+            await connection.close()
+            break
+        }
+        await channel.close()
+    }
+    try loop.close()
 }

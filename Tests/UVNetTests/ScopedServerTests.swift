@@ -69,11 +69,13 @@ struct ScopedServerTests {
                     try await connection.shutdown()
                 }
                 let client = try await TCPConnection.connect(to: listener.localAddress, on: loop)
-                try await client.write("still served")
+                try await client.write("still ")
+                var input = client.inbound().makeAsyncIterator()
+                var reply = try await input.next() ?? []  // being served now
                 await listener.close()  // the open connection goes on
+                try await client.write("served")
                 try await client.shutdown()
-                var reply: [UInt8] = []
-                for try await chunk in client.inbound() { reply += chunk }
+                while let chunk = try await input.next() { reply += chunk }
                 await client.close()
                 try await served
                 return String(decoding: reply, as: UTF8.self)

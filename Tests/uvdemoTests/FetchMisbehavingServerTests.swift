@@ -4,15 +4,11 @@ import Foundation
 import Testing
 
 /// Serves canned raw responses by path, on 127.0.0.1 or ::1; prints its port first.
-let rawResponseServer = """
-    import socket, struct, sys, threading, time
-    family = socket.AF_INET6 if sys.argv[1] == "::1" else socket.AF_INET
+let rawResponseServer = pythonPrelude + """
+    import struct, time
     def handle(c):
-        data = b""
-        while b"\\r\\n\\r\\n" not in data:
-            chunk = c.recv(4096)
-            if not chunk: return
-            data += chunk
+        data = read_head(c)
+        if data is None: return
         path = data.split(b" ")[1].decode().split("?")[0]
         if path == "/request":
             c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(data) + data)
@@ -50,27 +46,18 @@ let rawResponseServer = """
             time.sleep(0.3)
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         c.close()
-    s = socket.socket(family)
-    s.bind((sys.argv[1], 0))
-    s.listen(16)
-    print(s.getsockname()[1], flush=True)
-    while True:
-        c, _ = s.accept()
-        threading.Thread(target=handle, args=(c,), daemon=True).start()
+    serve(sys.argv[1], handle)
     """
 
 @Suite("fetch against a misbehaving server")
 struct FetchMisbehavingServerTests {
-    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("uvnet-raw-\(UUID().uuidString)")
-    let server: Demo
-    let port: Int
+    let peer: PythonPeer
+    var scratch: URL { peer.scratch }
+    var port: Int { peer.port }
 
     init() throws {
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        server = try Demo(["python3", "-c", rawResponseServer, "127.0.0.1"], executable: "/usr/bin/env")
-        port = try #require(Int(try server.readLine()))
+        peer = try PythonPeer(rawResponseServer, arguments: ["127.0.0.1"])
     }
-
     var url: String { "http://127.0.0.1:\(port)" }
 
     func scratchFiles() throws -> [String] {

@@ -106,3 +106,43 @@ struct FileServerPartsTests {
         #expect(StaticFiles.contentType(of: "/r.d/blob") == "application/octet-stream")
     }
 }
+
+@Suite("byte ranges and HTTP dates")
+struct HTTPRangeTests {
+    @Test("a Range header against a 1000-byte file: one range, clamped; anything else is the whole")
+    func rangeRequests() {
+        let cases: [(String?, HTTPRangeRequest)] = [
+            ("bytes=0-99", .bytes(first: 0, last: 99)), ("bytes=500-", .bytes(first: 500, last: 999)),
+            ("bytes=-100", .bytes(first: 900, last: 999)), ("bytes=-5000", .bytes(first: 0, last: 999)),
+            ("bytes=990-5000", .bytes(first: 990, last: 999)), ("bytes=1000-", .unsatisfiable), ("bytes=-0", .unsatisfiable),
+            (nil, .whole), ("bytes=0-1,5-6", .whole), ("items=0-1", .whole), ("bytes=9-3", .whole), ("bytes=x-", .whole),
+            ("bytes=-", .whole), ("bytes=+1-2", .whole),
+        ]
+        for (header, expected) in cases {
+            #expect(HTTPRangeRequest(header, length: 1000) == expected, "\(header ?? "nil")")
+        }
+        #expect(HTTPRangeRequest("bytes=0-", length: 0) == .unsatisfiable)
+    }
+
+    @Test("Content-Range: a range with its length, an unsatisfied range, and what is refused")
+    func contentRanges() {
+        #expect(HTTPContentRange("bytes 100-199/1000") == HTTPContentRange("bytes 100-199/1000"))
+        #expect(HTTPContentRange("bytes 100-199/1000")?.range == 100...199)
+        #expect(HTTPContentRange("bytes 100-199/1000")?.length == 1000)
+        #expect(HTTPContentRange("bytes 0-9/*")?.length == nil)
+        #expect(HTTPContentRange("bytes */1000")?.range == nil)
+        #expect(HTTPContentRange("bytes */1000")?.length == 1000)
+        for bad in ["bytes */*", "bytes 9-3/10", "bytes 0-10/10", "items 0-1/2", "bytes 0-1", "bytes a-b/3"] {
+            #expect(HTTPContentRange(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test("HTTP dates: written in IMF-fixdate, read back; other forms are nil")
+    func dates() {
+        #expect(HTTPDate.format(784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")
+        #expect(HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 GMT") == 784_111_777)
+        #expect(HTTPDate.parse("Sunday, 06-Nov-94 08:49:37 GMT") == nil)
+        #expect(HTTPDate.parse("Sun, 32 Nov 1994 08:49:37 GMT") == nil)
+        #expect(HTTPDate.parse("120") == nil)
+    }
+}

@@ -129,24 +129,66 @@ extension Demo {
     }
 }
 
-/// A Python client: sends `size` bytes of a pattern on each of `clients` connections, half-closes, and
-/// prints "same" per connection whose echo matched.
-let echoCheckClient = """
+/// Python helpers the test peers start with: `exchange(s, payload)` sends `payload` on socket `s` (from
+/// a thread, so a large one cannot block), half-closes, and returns everything read until EOF;
+/// `read_head(c)` reads a request up to its blank line (None if the peer closes first); `serve`
+/// listens on `host` (IPv4 or IPv6) port 0, prints the port, and runs `handle(c)` in a thread per
+/// connection.
+let pythonPrelude = """
     import socket, sys, threading
-    port, clients, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    results = []
-    def run(seed):
-        payload = bytes((i * 31 + seed) % 251 for i in range(size))
-        s = socket.create_connection(("127.0.0.1", port))
+    def exchange(s, payload):
         threading.Thread(target=lambda: (s.sendall(payload), s.shutdown(socket.SHUT_WR))).start()
         got = bytearray()
         while True:
             chunk = s.recv(65536)
-            if not chunk: break
+            if not chunk: return bytes(got)
             got += chunk
+    def read_head(c):
+        data = b""
+        while b"\\r\\n\\r\\n" not in data:
+            chunk = c.recv(4096)
+            if not chunk: return None
+            data += chunk
+        return data
+    def serve(host, handle):
+        s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        s.bind((host, 0))
+        s.listen(16)
+        print(s.getsockname()[1], flush=True)
+        while True:
+            c, _ = s.accept()
+            threading.Thread(target=handle, args=(c,), daemon=True).start()
+
+    """
+
+/// A Python client: sends `size` bytes of a pattern on each of `clients` connections, half-closes, and
+/// prints "same" per connection whose echo matched.
+let echoCheckClient = pythonPrelude + """
+    port, clients, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    results = []
+    def run(seed):
+        payload = bytes((i * 31 + seed) % 251 for i in range(size))
+        got = exchange(socket.create_connection(("127.0.0.1", port)), payload)
         results.append("same" if got == payload else f"differ {len(got)}")
     threads = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
     for t in threads: t.start()
     for t in threads: t.join()
     print("\\n".join(sorted(results)))
     """
+
+/// A Python server (`source`, one of the scripts the suites define) started for a suite: its port, the
+/// URL to reach it by, and a scratch directory for what fetch saves.
+struct PythonPeer {
+    let scratch: URL
+    let server: Demo
+    let port: Int
+
+    init(_ source: String, arguments: [String] = []) throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("uvnet-peer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        server = try Demo(["python3", "-c", source] + arguments, executable: "/usr/bin/env")
+        port = try #require(Int(try server.readLine()))
+    }
+
+    var url: String { "http://127.0.0.1:\(port)" }
+}

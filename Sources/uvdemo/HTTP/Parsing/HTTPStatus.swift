@@ -1,0 +1,33 @@
+// The response statuses the file server sends, with their reason phrases.
+
+struct HTTPStatus: Equatable {
+    let code: Int
+    let reason: String
+
+    static let ok = HTTPStatus(code: 200, reason: "OK")
+    static let partialContent = HTTPStatus(code: 206, reason: "Partial Content")
+    static let movedPermanently = HTTPStatus(code: 301, reason: "Moved Permanently")
+    static let badRequest = HTTPStatus(code: 400, reason: "Bad Request")
+    static let forbidden = HTTPStatus(code: 403, reason: "Forbidden")
+    static let notFound = HTTPStatus(code: 404, reason: "Not Found")
+    static let methodNotAllowed = HTTPStatus(code: 405, reason: "Method Not Allowed")
+    static let rangeNotSatisfiable = HTTPStatus(code: 416, reason: "Range Not Satisfiable")
+    static let fieldsTooLarge = HTTPStatus(code: 431, reason: "Request Header Fields Too Large")
+    static let notImplemented = HTTPStatus(code: 501, reason: "Not Implemented")
+    static let versionNotSupported = HTTPStatus(code: 505, reason: "HTTP Version Not Supported")
+
+    /// The status that refuses a request that failed to parse with `error`.
+    init(refusing error: HTTPParseError) {
+        switch error {
+        case .headTooLarge, .tooManyFields: self = .fieldsTooLarge
+        case .unsupportedTransferEncoding: self = .notImplemented
+        case .unsupportedVersion: self = .versionNotSupported
+        default: self = .badRequest
+        }
+    }
+
+    private init(code: Int, reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+}

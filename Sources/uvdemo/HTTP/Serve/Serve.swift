@@ -1,0 +1,37 @@
+// A small static-file HTTP/1.1 server on UVNet: what fetch and the tour fetch from, and a target for wrk.
+import ArgumentParser
+import UVNet
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the files under a directory over HTTP/1.1 (GET and HEAD, keep-alive).",
+        discussion: """
+            Paths are confined to --root: '..' segments (plain or percent-encoded) are refused, and links \
+            leading out of the root are not followed. A directory is served by its index.html. SIGINT or \
+            SIGTERM stops accepting and lets responses in progress finish. A single byte range \
+            (Range: bytes=…) is answered with 206, or 416 past the end.
+
+            Examples:
+              uvdemo serve --root . --port 8080
+              uvdemo serve --root /srv/www --host ::1 --port 0 --verbose
+            """)
+
+    @Option(help: "Directory to serve.") var root = "."
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0 picks a free one).") var port = 8080
+    @Flag(help: "Log every request to stderr.") var verbose = false
+
+    func run() throws {
+        let files = try StaticFiles(root: root)
+        let address = try DemoFailure.address(host: host, port: port)
+        let loop = try Loop()
+        let listener = try TCPListener(on: loop, address: address)
+        let open = OpenConnections(on: loop)
+        let console = Console.standard
+        try GracefulShutdown(on: loop, stopAccepting: { listener.close() }, finish: { open.endReadingAll() })
+        console.listening(on: try listener.localAddress)
+        let service = FileService(files: files, verbose: verbose, console: console)
+        try loop.run { await service.serve(listener, open) }
+        try loop.close()
+    }
+}
