@@ -39,6 +39,7 @@ struct UVDemo: ParsableCommand {
             let code = exitCode(for: error)
             guard code != .success else {
                 print(fullMessage(for: error))
+                if let examples = examplesAsked() { print(examples) }
                 Glibc.exit(0)
             }
             // One line, as every demo failure is; --help has the rest.
@@ -47,4 +48,19 @@ struct UVDemo: ParsableCommand {
             Glibc.exit(DemoFailure.badUsage)
         }
     }
+
+    /// When help was asked for a demo (`uvdemo fetch --help`, `uvdemo help fetch`): its examples, the
+    /// help's last section.
+    private static func examplesAsked() -> String? {
+        let arguments = CommandLine.arguments.dropFirst()
+        guard arguments.contains(where: { ["-h", "--help", "help"].contains($0) }) else { return nil }
+        let demo = configuration.subcommands.first { command in arguments.contains(command._commandName) }
+        guard let examples = (demo as? Exemplified.Type)?.examples else { return nil }
+        return "EXAMPLES:\n" + examples.map { "  " + $0 }.joined(separator: "\n")
+    }
+}
+
+/// A demo whose `--help` ends with a few command lines to try.
+protocol Exemplified {
+    static var examples: [String] { get }
 }

@@ -3,7 +3,12 @@
 import ArgumentParser
 import UVNet
 
-struct EchoClient: ParsableCommand {
+struct EchoClient: ParsableCommand, Exemplified {
+    static let examples = [
+        "uvdemo echo-client --port 9000 hello world",
+        "printf 'one\\ntwo\\n' | uvdemo echo-client --unix /tmp/echo.sock",
+    ]
+
     static let configuration = CommandConfiguration(
         commandName: "echo-client",
         abstract: "Send messages to an echo server and print what comes back.",
@@ -12,10 +17,6 @@ struct EchoClient: ParsableCommand {
             client half-closes and prints everything until the server's EOF. UDP: each MESSAGE (or stdin \
             line, without its newline) is one datagram; each reply is printed on a line of its own. \
             --unix talks to a server on a Unix-domain socket instead of host and port.
-
-            Examples:
-              uvdemo echo-client --port 9000 hello world
-              printf 'one\\ntwo\\n' | uvdemo echo-client --unix /tmp/echo.sock
             """)
 
     @Option(help: "Server host name or address.") var host = "127.0.0.1"

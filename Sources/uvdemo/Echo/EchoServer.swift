@@ -3,7 +3,12 @@
 import ArgumentParser
 import UVNet
 
-struct EchoServer: ParsableCommand {
+struct EchoServer: ParsableCommand, Exemplified {
+    static let examples = [
+        "uvdemo echo-server --port 9000 --verbose",
+        "uvdemo echo-server --unix /tmp/echo.sock --mode 0660 --api async",
+    ]
+
     static let configuration = CommandConfiguration(
         commandName: "echo-server", abstract: "Echo every byte (or datagram) back to whoever sent it.",
         discussion: """
@@ -11,10 +16,6 @@ struct EchoServer: ParsableCommand {
             accepting, lets clients finish (up to 5 s) and exits 0. With --processes N the server binds, \
             starts N workers (copies of itself) and hands each the listening socket; a worker that dies is \
             replaced, and SIGTERM stops them all.
-
-            Examples:
-              uvdemo echo-server --port 9000 --verbose
-              uvdemo echo-server --unix /tmp/echo.sock --mode 0660 --api async
             """)
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"

@@ -5,15 +5,16 @@ import Glibc
 import Histogram
 import UVNet
 
-struct Load: ParsableCommand {
+struct Load: ParsableCommand, Exemplified {
+    static let examples = [
+        "uvdemo load --port 9000 --duration 5",
+        "uvdemo load --udp --port 9000 --connections 4 --json",
+    ]
+
     static let configuration = CommandConfiguration(
         abstract: "Load-test an echo server: ping-pong messages, check every byte, report rate and latency.",
         discussion: """
             Exit 0 when every byte matched and no connection failed, 1 otherwise.
-
-            Examples:
-              uvdemo load --port 9000 --duration 5
-              uvdemo load --udp --port 9000 --connections 4 --json
             """)
 
     @Option(help: "Echo server address.") var host = "127.0.0.1"

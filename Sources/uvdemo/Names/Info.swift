@@ -2,15 +2,16 @@
 import ArgumentParser
 import UVNet
 
-struct Info: ParsableCommand {
+struct Info: ParsableCommand, Exemplified {
+    static let examples = [
+        "uvdemo info localhost 9000",
+        "uvdemo info 127.0.0.1 http",
+    ]
+
     static let configuration = CommandConfiguration(
         abstract: "Connect to HOST PORT_OR_SERVICE and print the local and remote address.",
         discussion: """
             Each address the host resolves to is tried in turn, until one accepts.
-
-            Examples:
-              uvdemo info localhost 9000
-              uvdemo info 127.0.0.1 http
             """)
 
     @Argument(help: "Host name or address.") var host: String

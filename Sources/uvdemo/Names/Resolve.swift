@@ -3,17 +3,18 @@
 import ArgumentParser
 import UVNet
 
-struct Resolve: ParsableCommand {
+struct Resolve: ParsableCommand, Exemplified {
+    static let examples = [
+        "uvdemo resolve localhost --verify",
+        "uvdemo resolve localhost --service http --family 6",
+    ]
+
     static let configuration = CommandConfiguration(
         abstract: "Resolve a host name and print one address per line: family, socket type, address.",
         discussion: """
             --verify reverse-resolves the address (NAME itself when it is an address, else its first \
             answer), forward-resolves that name, and checks the address is among the answers. Exit codes \
             with --verify: 0 verified, 1 the check failed, 2 the address has no reverse name, 3 a lookup failed.
-
-            Examples:
-              uvdemo resolve localhost --verify
-              uvdemo resolve localhost --service http --family 6
             """)
 
     enum FamilyChoice: String, ExpressibleByArgument {

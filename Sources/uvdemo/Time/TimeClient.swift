@@ -3,17 +3,18 @@
 import ArgumentParser
 import UVNet
 
-struct TimeClient: ParsableCommand {
+struct TimeClient: ParsableCommand, Exemplified {
+    static let examples = [
+        "uvdemo time-client --port 9001 '%H:%M'",
+        "uvdemo time-client --tcp --port 9001 hello",
+    ]
+
     static let configuration = CommandConfiguration(
         commandName: "time-client",
         abstract: "Ask a time server for the time.",
         discussion: """
             UDP: each FORMAT_OR_LINE is a strftime format (none: one empty request, the server's default). \
             TCP: each is a line (none: the lines of stdin).
-
-            Examples:
-              uvdemo time-client --port 9001 '%H:%M'
-              uvdemo time-client --tcp --port 9001 hello
             """)
 
     @Option(help: "Server host name or address.") var host = "127.0.0.1"

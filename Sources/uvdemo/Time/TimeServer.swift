@@ -3,7 +3,12 @@
 import ArgumentParser
 import UVNet
 
-struct TimeServer: ParsableCommand {
+struct TimeServer: ParsableCommand, Exemplified {
+    static let examples = [
+        "uvdemo time-server --port 9001",
+        "uvdemo time-server --tcp --port 9001 --verbose",
+    ]
+
     static let configuration = CommandConfiguration(
         commandName: "time-server",
         abstract: "Tell the time: UDP answers a strftime format, TCP timestamps each line.",
@@ -11,10 +16,6 @@ struct TimeServer: ParsableCommand {
             UDP: an empty datagram means '\(LocalTime.defaultFormat)'; a format that is not UTF-8 or is \
             longer than \(LocalTime.maximumFormatLength) bytes is answered with a line starting 'error:'. \
             TCP: a line longer than \(TCPTimeService.maximumLine) bytes ends that connection.
-
-            Examples:
-              uvdemo time-server --port 9001
-              uvdemo time-server --tcp --port 9001 --verbose
             """)
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"

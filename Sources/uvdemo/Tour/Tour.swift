@@ -5,7 +5,12 @@ import Crypto
 import Glibc
 import UVNet
 
-struct Tour: ParsableCommand {
+struct Tour: ParsableCommand, Exemplified {
+    static let examples = [
+        "uvdemo tour",
+        "uvdemo tour --host ::1 --load-duration 0",
+    ]
+
     static let configuration = CommandConfiguration(
         abstract: "Run every demo against the others on loopback, as real processes, and check the results.",
         discussion: """
@@ -13,10 +18,6 @@ struct Tour: ParsableCommand {
             'listening on' line says where to find it. Each client runs as a process of its own, and what \
             it printed and its exit code are checked. At the end every server gets SIGTERM and must exit 0. \
             Exit 0 only when every check passed.
-
-            Examples:
-              uvdemo tour
-              uvdemo tour --host ::1 --load-duration 0
             """)
 
     @Option(help: "The loopback address every server listens on.") var host = "127.0.0.1"

@@ -4,7 +4,12 @@ import ArgumentParser
 import Glibc
 import UVNet
 
-struct Fetch: ParsableCommand {
+struct Fetch: ParsableCommand, Exemplified {
+    static let examples = [
+        "uvdemo fetch http://localhost:8080/README.md",
+        "uvdemo fetch -O -C - --retry 3 http://localhost:8080/big.iso",
+    ]
+
     static let configuration = CommandConfiguration(
         abstract: "Fetch an http:// URL: the body to stdout, or saved to a file.",
         discussion: """
@@ -15,10 +20,6 @@ struct Fetch: ParsableCommand {
             sends everything, and FILE starts over). --retry tries again after connect failures, timeouts, \
             408, 429 and 5xx (never other 4xx), waiting --retry-delay, then twice as long each time, or what \
             Retry-After says.
-
-            Examples:
-              uvdemo fetch http://localhost:8080/README.md
-              uvdemo fetch -O -C - --retry 3 http://localhost:8080/big.iso
             """)
 
     @Argument(help: "The http:// URL to fetch.") var url: String

@@ -2,7 +2,12 @@
 import ArgumentParser
 import UVNet
 
-struct Serve: ParsableCommand {
+struct Serve: ParsableCommand, Exemplified {
+    static let examples = [
+        "uvdemo serve --root . --port 8080",
+        "uvdemo serve --root /srv/www --host ::1 --port 0 --verbose",
+    ]
+
     static let configuration = CommandConfiguration(
         abstract: "Serve the files under a directory over HTTP/1.1 (GET and HEAD, keep-alive).",
         discussion: """
@@ -10,10 +15,6 @@ struct Serve: ParsableCommand {
             leading out of the root are not followed. A directory is served by its index.html. SIGINT or \
             SIGTERM stops accepting and lets responses in progress finish. A single byte range \
             (Range: bytes=…) is answered with 206, or 416 past the end.
-
-            Examples:
-              uvdemo serve --root . --port 8080
-              uvdemo serve --root /srv/www --host ::1 --port 0 --verbose
             """)
 
     @Option(help: "Directory to serve.") var root = "."
