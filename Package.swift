@@ -10,11 +10,11 @@ let package = Package(
     name: "UVNet",
     products: [
         .library(name: "UVNet", targets: ["UVNet"]),
+        .library(name: "UVNetTLS", targets: ["UVNetTLS"]),
         .executable(name: "uvdemo", targets: ["uvdemo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
@@ -28,12 +28,23 @@ let package = Package(
             dependencies: ["CUV"],
             swiftSettings: asyncRunsWhereCalled
         ),
+        // OpenSSL 3 from the system, for UVNetTLS alone: a service without TLS links libuv only.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "UVNetTLS",
+            dependencies: ["UVNet", "COpenSSL"],
+            swiftSettings: asyncRunsWhereCalled
+        ),
         .executableTarget(
             name: "uvdemo",
             dependencies: [
                 "UVNet",
+                "UVNetTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: asyncRunsWhereCalled
@@ -41,6 +52,10 @@ let package = Package(
         .testTarget(
             name: "UVNetTests",
             dependencies: ["UVNet"]
+        ),
+        .testTarget(
+            name: "UVNetTLSTests",
+            dependencies: ["UVNetTLS"]
         ),
         .testTarget(
             name: "uvdemoTests",

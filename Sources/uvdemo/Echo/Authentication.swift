@@ -1,29 +1,25 @@
 // The seeds' HMAC challenge-response: the server sends 32 random bytes, the client proves it knows the
 // shared key by answering HMAC-SHA256(key, challenge), and the server checks in constant time.
-import Crypto
 import UVNet
+import UVNetTLS
 
 enum Authentication {
     static let challengeLength = 32
     static let answerLength = SHA256.byteCount
 
-    /// 32 bytes from the system's secure random source.
-    static func newChallenge() -> [UInt8] {
-        SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
+    /// 32 bytes from OpenSSL's secure random generator.
+    static func newChallenge() throws -> [UInt8] {
+        try SecureRandom.bytes(challengeLength)
     }
 
     /// The answer that proves knowledge of `secret`.
     static func answer(to challenge: [UInt8], secret: String) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: challenge, using: key(secret)))
+        HMACSHA256.authenticationCode(for: challenge, key: Array(secret.utf8))
     }
 
     /// Whether `answer` is right, compared in constant time.
     static func isValid(_ answer: [UInt8], for challenge: [UInt8], secret: String) -> Bool {
-        HMAC<SHA256>.isValidAuthenticationCode(answer, authenticating: challenge, using: key(secret))
-    }
-
-    private static func key(_ secret: String) -> SymmetricKey {
-        SymmetricKey(data: Array(secret.utf8))
+        HMACSHA256.isValid(answer, for: challenge, key: Array(secret.utf8))
     }
 
     /// Server side, callback API: sends a challenge and checks the answer. On success `accepted` gets
@@ -33,7 +29,13 @@ enum Authentication {
         _ connection: StreamConnection, secret: String, console: Console, accepted: @escaping ([UInt8]) -> Void,
         rejected: @escaping () -> Void
     ) {
-        let challenge = newChallenge()
+        let challenge: [UInt8]
+        do {
+            challenge = try newChallenge()
+        } catch {
+            reject(connection, "\(error)", console)
+            return rejected()
+        }
         var received: [UInt8] = []
         connection.write(challenge)
         connection.startReading { chunk in
@@ -57,7 +59,7 @@ enum Authentication {
         _ connection: StreamConnection, secret: String, input: inout InboundBytes.AsyncIterator, console: Console
     ) async throws -> [UInt8]?
     {
-        let challenge = newChallenge()
+        let challenge = try newChallenge()
         try await connection.write(challenge)
         var received: [UInt8] = []
         while received.count < answerLength {

@@ -1,7 +1,6 @@
 // The main demo: every server started as a real process on loopback, every client run against them as
 // one too, each result checked, and a table of what passed. Exit 0 only when every line did.
 import ArgumentParser
-import Crypto
 import Glibc
 import UVNet
 

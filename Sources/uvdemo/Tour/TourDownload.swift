@@ -1,7 +1,7 @@
 // The files the tour serves and fetches: an 8 MiB file of pseudo-random bytes, known by its SHA-256,
 // and a directory with an index page.
-import Crypto
 import Glibc
+import UVNetTLS
 
 struct TourDownload {
     static let size = 8 << 20
@@ -24,7 +24,7 @@ struct TourDownload {
         try Self.write(bytes, to: directory + "/" + name)
         guard mkdir(directory + "/pages", 0o755) == 0 else { throw DemoFailure.system("create directory", directory + "/pages") }
         try Self.write(Array(Self.indexPage.utf8), to: directory + "/pages/index.html")
-        digest = Array(SHA256.hash(data: bytes))
+        digest = SHA256.hash(bytes)
     }
 
     static func digest(of path: String) throws -> [UInt8] {
@@ -36,9 +36,9 @@ struct TourDownload {
         while true {
             let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress!, $0.count) }
             guard count > 0 else { break }
-            hash.update(data: buffer[..<count])
+            hash.update(buffer[..<count])
         }
-        return Array(hash.finalize())
+        return hash.finalize()
     }
 
     private static func write(_ bytes: [UInt8], to path: String) throws {
