@@ -2,37 +2,40 @@
 // frames a framer finds in it.
 import CUV
 
-/// The bytes a connection (`TCPConnection`, `UnixConnection`) receives, chunk by chunk, until the peer's EOF or the connection's close
-/// (the sequence ends), or an error (it throws: `.connectionReset`, `.timedOut` after `idleTimeout`, …).
+/// The bytes a stream (`TCPConnection`, `UnixConnection`, `TLSConnection`) receives, chunk by chunk,
+/// until the peer's clean end or the stream's close (the sequence ends), or an error (it throws:
+/// `.connectionReset`, `.timedOut` after `idleTimeout`, a TLS error, …).
 ///
 /// ```swift
 /// for try await chunk in connection.inbound() {
 ///     try await connection.write(chunk)
 /// }
 /// ```
-/// Buffering is bounded: above `highWatermark` buffered bytes the connection stops reading (the
+/// Buffering is bounded: above `highWatermark` buffered bytes the stream stops reading (the
 /// kernel's buffers fill, then TCP pushes back on the peer); below `lowWatermark` it reads again.
 ///
 /// One iterator consumes at a time: a second one's `next()` throws `.busy`. When an iterator goes away
-/// the connection stops reading, and what it had read ahead waits for the next iterator, so
+/// the stream stops reading, and what it had read ahead waits for the next iterator, so
 /// `inbound()` may be called again (with other limits) without losing a byte.
 public struct InboundBytes: AsyncSequence, Sendable {
     public typealias Element = [UInt8]
-    let connection: StreamConnection
+    let loop: Loop
+    let peer: @Sendable () -> String?
+    /// Finds the stream's queue, on the loop's thread.
+    let locate: @Sendable () -> InboundQueue
     let highWatermark: Int
     let lowWatermark: Int
     let idleTimeout: Duration?
 
     public func makeAsyncIterator() -> AsyncIterator {
-        let connection = connection
-        let (high, low) = (highWatermark, lowWatermark)
+        let (high, low, peer) = (highWatermark, lowWatermark, peer)
         let timeout = idleTimeout.map { idle in
-            Timeout(idle, operation: "read from", target: { [connection] in connection.peerName }, detail: "no data for \(idle)")
+            Timeout(idle, operation: "read from", target: peer, detail: "no data for \(idle)")
         }
         return AsyncIterator(
             consumer: SequenceConsumer(
-                loop: connection.loop, timeout: timeout, target: { [connection] in connection.peerName },
-                locate: { connection.inboundQueue() }, configure: { $0.setWatermarks(high: high, low: low) }))
+                loop: loop, timeout: timeout, target: peer,
+                locate: locate, configure: { $0.setWatermarks(high: high, low: low) }))
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
@@ -43,41 +46,48 @@ public struct InboundBytes: AsyncSequence, Sendable {
         }
     }
 
-    /// The most bytes ever buffered for this connection, waiting for a consumer (on the loop's thread).
+    /// The most bytes ever buffered for this stream, waiting for a consumer (on the loop's thread).
     public var peakBufferedBytes: Int {
-        connection.checkThread()
-        return connection.inboundQueue().peakBuffered
+        loop.checkOnLoopThread("InboundBytes.peakBufferedBytes")
+        return locate().peakBuffered
     }
 }
 
 @available(*, unavailable, message: "an iterator belongs to one task; share the sequence instead")
 extension InboundBytes.AsyncIterator: Sendable {}
 
-extension StreamConnection {
+extension ByteStream {
     /// What the peer sends, as an AsyncSequence with bounded buffering. Reading starts with the first
     /// `next()`. With `idleTimeout`, a `next()` that waits longer than that for bytes throws `.timedOut`.
     public func inbound(
         highWatermark: Int = 256 * 1024, lowWatermark: Int = 64 * 1024, idleTimeout: Duration? = nil
     ) -> InboundBytes {
         InboundBytes(
-            connection: self, highWatermark: max(1, highWatermark),
-            lowWatermark: min(max(0, lowWatermark), highWatermark), idleTimeout: idleTimeout)
+            loop: loop, peer: { [self] in peerName }, locate: { [self] in inboundBuffer.queue(for: self) },
+            highWatermark: max(1, highWatermark), lowWatermark: min(max(0, lowWatermark), highWatermark),
+            idleTimeout: idleTimeout)
     }
 }
 
 /// The state behind `InboundBytes`: chunks read ahead of the consumer, at most about a high watermark.
 final class InboundQueue: ConsumerQueue<[UInt8]>, @unchecked Sendable {  // ConsumerQueue's rule: loop thread only
-    /// Weak: the connection owns its queue; the queue only asks it to read or stop.
-    private weak var connection: StreamConnection?
+    /// The stream's reading, held weakly: the stream owns its queue; the queue only asks it to read or stop.
+    private let resumeStream: (@escaping (Result<UnsafeRawBufferPointer, any Error>) -> Void) -> Bool
+    private let pauseStream: () -> Void
     private var highWatermark = 256 * 1024
     private var lowWatermark = 64 * 1024
     private var buffered = 0
     private(set) var peakBuffered = 0
     private var isReading = false
 
-    init(connection: StreamConnection) {
-        self.connection = connection
-        super.init(loop: connection.loop, operation: "read from")
+    init<Stream: ByteStream>(stream: Stream) {
+        resumeStream = { [weak stream] handler in
+            guard let stream else { return false }
+            stream.startReading { handler($0.mapError { $0 }) }
+            return true
+        }
+        pauseStream = { [weak stream] in stream?.stopReading() }
+        super.init(loop: stream.loop, operation: "read from")
     }
 
     /// The limits of the consumer that attaches now.
@@ -93,7 +103,7 @@ final class InboundQueue: ConsumerQueue<[UInt8]>, @unchecked Sendable {  // Cons
     override func consumerLeft() {
         guard isReading else { return }
         isReading = false
-        connection?.stopReading()
+        pauseStream()
     }
 
     override func didQueue(_ chunk: [UInt8]) {
@@ -102,7 +112,7 @@ final class InboundQueue: ConsumerQueue<[UInt8]>, @unchecked Sendable {  // Cons
         if buffered >= highWatermark && isReading {
             // The consumer lags: let the kernel hold the rest, and TCP slow the peer down.
             isReading = false
-            connection?.stopReading()
+            pauseStream()
         }
     }
 
@@ -112,17 +122,18 @@ final class InboundQueue: ConsumerQueue<[UInt8]>, @unchecked Sendable {  // Cons
     }
 
     private func startReading() {
-        guard !isReading, end == nil, let connection else { return }
+        guard !isReading, end == nil else { return }
         isReading = true
-        connection.startReading { [self] result in
+        let started = resumeStream { [self] result in
             switch result {
             case .success(let bytes):
                 deliver(Array(bytes))
             case .failure(let error):
                 isReading = false
-                finish(error == .eof ? .success(()) : .failure(error))
+                finish((error as? UVError) == .eof ? .success(()) : .failure(error))
             }
         }
+        if !started { isReading = false }
     }
 }
 
@@ -139,7 +150,7 @@ extension InboundBytes {
     }
 }
 
-/// The frames of a `InboundBytes`; see `InboundBytes.frames(_:)`.
+/// The frames of an `InboundBytes`; see `InboundBytes.frames(_:)`.
 public struct InboundFrames<F: Framer>: AsyncSequence, Sendable {
     public typealias Element = [UInt8]
     let inbound: InboundBytes

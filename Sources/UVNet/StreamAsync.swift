@@ -23,29 +23,7 @@ extension StreamConnection {
                 return try await queued.value(on: loop)
             }
         }
-        try await waitForWrite(of: bytes, timeout: timeout)
-    }
-
-    /// Writes the UTF-8 bytes of `text` (see `write(_:timeout:)`).
-    public func write(_ text: String, timeout: Duration? = nil) async throws {
-        try await write(Array(text.utf8), timeout: timeout)
-    }
-
-    /// Writes `bytes` on the loop's thread and waits for the kernel to have them all. A task canceled
-    /// before the write began sends nothing.
-    private func waitForWrite(of bytes: [UInt8], timeout: Duration?) async throws {
-        try await loop.suspend(
-            timeout: timeout.map { Timeout($0, operation: "write to", target: { [self] in peerName }, detail: "the peer did not take it all within \($0)") },
-            { [self] (wake: Wake<Void>) in
-                bytes.withUnsafeBytes { write($0) { wake.resume($0.mapError { $0 }) } }
-            },
-            abandon: {})
-    }
-
-    /// Half-closes once every queued write has gone out (see `shutdown(_:)`). Canceling the wait leaves
-    /// the shutdown under way.
-    public func shutdown() async throws {
-        try await loop.suspend({ [self] (wake: Wake<Void>) in shutdown { wake.resume($0.mapError { $0 }) } }, abandon: {})
+        try await suspendForWrite(of: bytes, timeout: timeout)
     }
 
     /// Makes a connection and starts its connect (both on the loop's thread, with `start`), then awaits
@@ -77,19 +55,5 @@ extension StreamConnection {
                 }
             },
             abandon: { attempt.value?.close() })
-    }
-
-    /// Runs `body` with `connection`, then closes it, whichever way `body` ends.
-    static func closing<Connection: StreamConnection, Result: Sendable>(
-        _ connection: Connection, _ body: (Connection) async throws -> Result
-    ) async throws -> Result {
-        do {
-            let result = try await body(connection)
-            await connection.close()
-            return result
-        } catch {
-            await connection.close()
-            throw error
-        }
     }
 }

@@ -9,7 +9,7 @@ import CUV
 /// go to the kernel at once when it takes them (`uv_try_write`) and are copied into a queued write
 /// only for what it leaves. The async face (`inbound()`, `write(_:timeout:)`, `shutdown()`) is
 /// built on these.
-public class StreamConnection: Handle, @unchecked Sendable {  // Handle's members check the loop's thread
+public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Handle's members check the loop's thread
     /// What a read callback receives: bytes valid only inside the callback, or `.eof`, or an error.
     public typealias ReadResult = Result<UnsafeRawBufferPointer, UVError>
     /// What a write, shutdown or connect completion receives.
@@ -18,21 +18,26 @@ public class StreamConnection: Handle, @unchecked Sendable {  // Handle's member
     @exclusivity(unchecked)  // called on every read, only on the loop's thread
     private var onRead: ((ReadResult) -> Void)?
     /// What `inbound()` reads into; made when first asked for, kept for the connection's life.
-    private var inbound: InboundQueue?
+    private var inbound: InboundBuffer?
 
     var stream: UnsafeMutablePointer<uv_stream_t> {
         rawHandle.cast(to: uv_stream_t.self)
     }
 
-    /// The peer as text for error messages (an address, a path), once known.
-    var peerName: String? { nil }
+    /// The peer as error messages name it (an address, a path), once known.
+    public var peerName: String? { nil }
 
     /// A listener accepted this connection: remember what error messages will want of the peer.
     func didAccept() {}
 
-    /// The queue behind `inbound()`; one that has ended already on a closed connection.
-    func inboundQueue() -> InboundQueue {
-        sequenceQueue(&inbound) { InboundQueue(connection: self) }
+    /// What `inbound()` reads into (see `ByteStream`); one that has ended already on a closed connection.
+    public var inboundBuffer: InboundBuffer {
+        checkThread()
+        if let inbound { return inbound }
+        let made = InboundBuffer()
+        inbound = made
+        if lifecycle != .open { made.streamClosed() }
+        return made
     }
 
     // MARK: Reading
@@ -212,7 +217,7 @@ public class StreamConnection: Handle, @unchecked Sendable {  // Handle's member
 
     override func didEnter(_ state: State) {
         // A waiting reader ends the way a clean end reads: after what it already holds, with nil.
-        if state == .closing { inbound?.finish(.success(())) }
+        if state == .closing { inbound?.streamClosed() }
         if state == .closed { onRead = nil }
         super.didEnter(state)
     }

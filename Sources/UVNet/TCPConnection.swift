@@ -34,7 +34,7 @@ public final class TCPConnection: StreamConnection, @unchecked Sendable {  // Ha
     }
 
     /// The peer's address as text for error messages, once known.
-    override var peerName: String? {
+    override public var peerName: String? {
         peer?.description
     }
 

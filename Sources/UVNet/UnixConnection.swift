@@ -51,7 +51,7 @@ public final class UnixConnection: StreamConnection, @unchecked Sendable {  // H
     }
 
     /// The path as text for error messages, once known.
-    override var peerName: String? {
+    override public var peerName: String? {
         path?.description
     }
 

@@ -16,7 +16,7 @@ class ConsumerQueue<Item: Sendable>: @unchecked Sendable {  // touched on the lo
     private var head = 0
     private var waiter: Wake<Item?>?
     /// Set once the sequence is over: `.success` for a clean end, else the error it ends with.
-    private(set) var end: Result<Void, UVError>?
+    private(set) var end: Result<Void, any Error>?
     /// The claim of the iterator consuming now; claims are numbered so a late release cannot free a newer one.
     private var consumer: Int?
     private var claims = 0
@@ -63,7 +63,7 @@ class ConsumerQueue<Item: Sendable>: @unchecked Sendable {  // touched on the lo
     /// Resumes `wake` with the next item, the end, or (once one comes) a produced item.
     final func wait(_ wake: Wake<Item?>) {
         if let item = takeIfReady() { return wake.resume(.success(item)) }
-        if let end { return wake.resume(end.map { nil }.mapError { $0 }) }
+        if let end { return wake.resume(end.map { nil }) }
         waiter = wake
         consumerWaits()
     }
@@ -96,13 +96,13 @@ class ConsumerQueue<Item: Sendable>: @unchecked Sendable {  // touched on the lo
     }
 
     /// Ends the sequence after the items already queued (idempotent: the first end stands).
-    final func finish(_ outcome: Result<Void, UVError>) {
+    final func finish(_ outcome: Result<Void, any Error>) {
         guard end == nil else { return }
         end = outcome
         didFinish()
         guard let waiter, head == items.count else { return }
         self.waiter = nil
-        waiter.resume(outcome.map { nil }.mapError { $0 })
+        waiter.resume(outcome.map { nil })
     }
 
     /// The consumer waits for an item: make sure production runs.

@@ -1,0 +1,122 @@
+// What a byte stream is to its users, whatever carries it: TCP, a Unix-domain socket, a child's pipe,
+// or TLS over one of them. The async face (inbound, write, shutdown) is written once, on this.
+
+/// Bytes both ways between this process and a peer, on one loop: `TCPConnection`, `UnixConnection`,
+/// or `TLSConnection` (UVNetTLS) over one of them. Its members belong to the loop's thread, as a
+/// handle's do.
+///
+/// The callback requirements are the core; `inbound()`, `write(_:timeout:)` and `shutdown()` are
+/// built on them once, for every kind of stream.
+public protocol ByteStream: AnyObject, Sendable {
+    /// What reads, writes and shutdowns fail with: `UVError` for plain streams; TLS adds its own.
+    associatedtype Failure: Error
+
+    /// The loop the stream belongs to.
+    var loop: Loop { get }
+
+    /// The peer as error messages name it (`127.0.0.1:9000`, `example.com:443`), once known.
+    var peerName: String? { get }
+
+    /// Starts delivering what the peer sends: each chunk as bytes valid only inside the call, then
+    /// `UVError.eof` once at the peer's clean end, or an error.
+    func startReading(_ handler: @escaping (Result<UnsafeRawBufferPointer, Failure>) -> Void)
+
+    /// Stops reading until `startReading` is called again; nothing is lost meanwhile.
+    func stopReading()
+
+    /// Sends `bytes` (which may be reused once this returns); `completion` runs once every byte has
+    /// gone to the kernel, or with the error.
+    func write(_ bytes: UnsafeRawBufferPointer, completion: ((Result<Void, Failure>) -> Void)?)
+
+    /// Ends this side's sending once what is queued has gone out; reading goes on until the peer ends.
+    func shutdown(_ completion: ((Result<Void, Failure>) -> Void)?)
+
+    /// Closes the stream; `completion` runs once it is closed. Idempotent.
+    func close(_ completion: (() -> Void)?)
+
+    /// Where `inbound()` keeps what was read ahead of its consumer, for the stream's whole life.
+    var inboundBuffer: InboundBuffer { get }
+
+    /// Writes `bytes` and returns once the kernel has them all (see `ByteStream.write(_:timeout:)`).
+    func write(_ bytes: [UInt8], timeout: Duration?) async throws
+}
+
+/// What `inbound()` keeps for a stream between iterators: the bytes read ahead of the consumer and
+/// whether the sequence has ended. A `ByteStream` makes one when first asked for it, keeps it for its
+/// life, and calls `streamClosed()` as it closes.
+public final class InboundBuffer: @unchecked Sendable {  // touched on the stream's loop thread only (its queue's `attach` checks)
+    private var queue: InboundQueue?
+    private var isClosed = false
+
+    public init() {}
+
+    /// The stream is closing: `inbound()` ends after the bytes it already holds.
+    public func streamClosed() {
+        isClosed = true
+        queue?.finish(.success(()))
+    }
+
+    /// The queue behind `inbound()`, made on first use; one that has ended already on a closed stream.
+    func queue<Stream: ByteStream>(for stream: Stream) -> InboundQueue {
+        if let queue { return queue }
+        let made = InboundQueue(stream: stream)
+        queue = made
+        if isClosed { made.finish(.success(())) }
+        return made
+    }
+
+    /// The most bytes ever buffered, waiting for a consumer.
+    var peakBuffered: Int { queue?.peakBuffered ?? 0 }
+}
+
+extension ByteStream {
+    /// Writes `bytes`; returns when all of them are handed to the kernel. Throws the write error,
+    /// `.timedOut` after `timeout`, or `CancellationError`. A write that times out or is canceled takes
+    /// nothing back: what was handed over goes out in order, and the stream stays usable.
+    public func write(_ bytes: [UInt8], timeout: Duration? = nil) async throws {
+        try await suspendForWrite(of: bytes, timeout: timeout)
+    }
+
+    /// Writes `bytes` on the loop's thread and waits for the kernel to have them all. A task canceled
+    /// before the write began sends nothing.
+    func suspendForWrite(of bytes: [UInt8], timeout: Duration?) async throws {
+        try await loop.suspend(
+            timeout: timeout.map { Timeout($0, operation: "write to", target: { [self] in peerName }, detail: "the peer did not take it all within \($0)") },
+            { [self] (wake: Wake<Void>) in
+                bytes.withUnsafeBytes { write($0) { wake.resume($0.mapError { $0 }) } }
+            },
+            abandon: {})
+    }
+
+    /// Writes the UTF-8 bytes of `text` (see `write(_:timeout:)`).
+    public func write(_ text: String, timeout: Duration? = nil) async throws {
+        try await write(Array(text.utf8), timeout: timeout)
+    }
+
+    /// Ends this side's sending once every queued write has gone out (see `shutdown(_:)`). Canceling the
+    /// wait leaves the shutdown under way.
+    public func shutdown() async throws {
+        try await loop.suspend({ [self] (wake: Wake<Void>) in shutdown { wake.resume($0.mapError { $0 }) } }, abandon: {})
+    }
+
+    /// Closes the stream and returns once it is closed (see `close(_:)`), from any thread. It closes
+    /// even in a canceled task: cleanup must not be skipped.
+    public func close() async {
+        await withUnsafeContinuation { (done: UnsafeContinuation<Void, Never>) in
+            // Refused only by a closed loop, which has closed every handle: nothing is left to wait for.
+            if !loop.runOnLoopThread({ [self] in close { done.resume() } }) { done.resume() }
+        }
+    }
+
+    /// Runs `body` with `stream`, then closes it, whichever way `body` ends.
+    static func closing<Result: Sendable>(_ stream: Self, _ body: (Self) async throws -> Result) async throws -> Result {
+        do {
+            let result = try await body(stream)
+            await stream.close()
+            return result
+        } catch {
+            await stream.close()
+            throw error
+        }
+    }
+}
