@@ -12,5 +12,105 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+/// The lowest protocol version a context accepts (a macro over SSL_CTX_ctrl).
+static inline int cssl_ctx_set_min_version(SSL_CTX *context, int version) {
+    return (int)SSL_CTX_set_min_proto_version(context, version);
+}
+
+/// No renegotiation (an attack surface with no use left) and no compression (it leaks secrets: CRIME).
+/// The SSL_OP_* bits are macros Swift cannot import.
+static inline void cssl_ctx_refuse_renegotiation_and_compression(SSL_CTX *context) {
+    SSL_CTX_set_options(context, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+}
+
+/// The server name sent in the ClientHello, SNI (a macro over SSL_ctrl).
+static inline int cssl_set_server_name(SSL *ssl, const char *name) {
+    return (int)SSL_set_tlsext_host_name(ssl, name);
+}
+
+/// SSL_MODE_* bits for every connection of a context (a macro over SSL_CTX_ctrl).
+static inline void cssl_ctx_set_mode(SSL_CTX *context, long mode) {
+    SSL_CTX_set_mode(context, mode);
+}
+
+/// An empty memory BIO answers "retry" rather than "end of file": the socket may bring more.
+static inline void cssl_bio_retry_when_empty(BIO *bio) {
+    BIO_set_mem_eof_return(bio, -1);
+}
+
+/// Where a memory BIO's unread bytes are, without copying them; returns their count.
+static inline long cssl_bio_contents(BIO *bio, char **bytes) {
+    return BIO_get_mem_data(bio, bytes);
+}
+
+/// Empties a read-write memory BIO, keeping its buffer for the next bytes.
+static inline int cssl_bio_empty(BIO *bio) {
+    return (int)BIO_reset(bio);
+}
+
+/// The reason part of a packed OpenSSL error code (SSL_R_*, X509_R_*).
+static inline int cssl_error_reason(unsigned long code) {
+    return ERR_GET_REASON(code);
+}
+
+/// The library part of a packed OpenSSL error code (ERR_LIB_SSL, ERR_LIB_SYS, …).
+static inline int cssl_error_library(unsigned long code) {
+    return ERR_GET_LIB(code);
+}
+
+/// The names a certificate is for, for error messages: its DNS and IP subject alternative names,
+/// else its common name, joined by ", " into `out` (always NUL-terminated, cut short if it must be).
+static inline void cssl_certificate_names(X509 *certificate, char *out, size_t size) {
+    if (size == 0) return;
+    out[0] = 0;
+    size_t used = 0;
+    GENERAL_NAMES *names = X509_get_ext_d2i(certificate, NID_subject_alt_name, NULL, NULL);
+    int count = names ? sk_GENERAL_NAME_num(names) : 0;
+    for (int i = 0; i < count; i++) {
+        const GENERAL_NAME *name = sk_GENERAL_NAME_value(names, i);
+        char text[INET6_ADDRSTRLEN + 1] = {0};
+        if (name->type == GEN_DNS) {
+            int length = ASN1_STRING_length(name->d.dNSName);
+            if (length > (int)sizeof(text) - 1) length = (int)sizeof(text) - 1;
+            memcpy(text, ASN1_STRING_get0_data(name->d.dNSName), (size_t)length);
+        } else if (name->type == GEN_IPADD) {
+            int length = ASN1_STRING_length(name->d.iPAddress);
+            const unsigned char *address = ASN1_STRING_get0_data(name->d.iPAddress);
+            if (length == 4) inet_ntop(AF_INET, address, text, sizeof(text));
+            else if (length == 16) inet_ntop(AF_INET6, address, text, sizeof(text));
+        } else {
+            continue;
+        }
+        int written = snprintf(out + used, size - used, "%s%s", used ? ", " : "", text);
+        if (written < 0 || (size_t)written >= size - used) break;
+        used += (size_t)written;
+    }
+    GENERAL_NAMES_free(names);
+    if (used == 0) {
+        X509_NAME_get_text_by_NID(X509_get_subject_name(certificate), NID_commonName, out, (int)size);
+    }
+}
+
+/// A new P-256 key (EVP_EC_gen is a variadic macro).
+static inline EVP_PKEY *cssl_generate_p256_key(void) {
+    return EVP_EC_gen("P-256");
+}
+
+/// Adds an X.509v3 extension written as OpenSSL's configuration text ("critical,CA:TRUE",
+/// "DNS:localhost,IP:127.0.0.1") to `certificate`, issued by `issuer`. Returns 1 on success.
+static inline int cssl_add_extension(X509 *certificate, X509 *issuer, int nid, const char *value) {
+    X509V3_CTX context;
+    X509V3_set_ctx_nodb(&context);
+    X509V3_set_ctx(&context, issuer, certificate, NULL, NULL, 0);
+    X509_EXTENSION *extension = X509V3_EXT_conf_nid(NULL, &context, nid, value);
+    if (!extension) return 0;
+    int added = X509_add_ext(certificate, extension, -1);
+    X509_EXTENSION_free(extension);
+    return added;
+}
 
 #endif

@@ -79,7 +79,7 @@ extension ByteStream {
 
     /// Writes `bytes` on the loop's thread and waits for the kernel to have them all. A task canceled
     /// before the write began sends nothing.
-    func suspendForWrite(of bytes: [UInt8], timeout: Duration?) async throws {
+    @_spi(StreamLayers) public func suspendForWrite(of bytes: [UInt8], timeout: Duration?) async throws {
         try await loop.suspend(
             timeout: timeout.map { Timeout($0, operation: "write to", target: { [self] in peerName }, detail: "the peer did not take it all within \($0)") },
             { [self] (wake: Wake<Void>) in
@@ -109,7 +109,9 @@ extension ByteStream {
     }
 
     /// Runs `body` with `stream`, then closes it, whichever way `body` ends.
-    static func closing<Result: Sendable>(_ stream: Self, _ body: (Self) async throws -> Result) async throws -> Result {
+    @_spi(StreamLayers) public static func closing<Result: Sendable>(
+        _ stream: Self, _ body: (Self) async throws -> Result
+    ) async throws -> Result {
         do {
             let result = try await body(stream)
             await stream.close()

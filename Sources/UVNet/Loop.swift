@@ -34,7 +34,7 @@ public final class Loop: @unchecked Sendable {  // its mutable state is touched 
 
     /// Size of the buffer every read on this loop lands in. TCP reads are handed to their callback
     /// straight from here, so the steady state allocates nothing per read.
-    static let readBufferSize = 64 * 1024
+    @_spi(StreamLayers) public static let readBufferSize = 64 * 1024
 
     /// Size of the buffer UDP batches land in: libuv 1.44 reads `size / 64 KiB` datagrams (at most 20)
     /// per `recvmmsg`, so 20 slots of 64 KiB make every batch as large as libuv allows.
@@ -45,7 +45,9 @@ public final class Loop: @unchecked Sendable {  // its mutable state is touched 
     static let closingRounds = 100
 
     let raw: UnsafeMutablePointer<uv_loop_t>
-    let readBuffer: UnsafeMutableRawPointer
+    /// Where every read on this loop lands. A layer over a stream (TLS) may also use it as scratch
+    /// space once a read callback has copied its bytes out: nothing else touches it until the next read.
+    @_spi(StreamLayers) public let readBuffer: UnsafeMutableRawPointer
     let owner: ThreadIdentity
     /// Allocated when the first UDP socket on this loop receives.
     @exclusivity(unchecked)
@@ -232,7 +234,7 @@ public final class Loop: @unchecked Sendable {  // its mutable state is touched 
     /// Traps unless called on the loop's thread, naming `caller` and both threads: the check behind
     /// every handle method. Costs a load and a compare (`cuv_current_thread` reads the thread pointer).
     @inline(__always)
-    func checkOnLoopThread(_ caller: @autoclosure () -> String) {
+    @_spi(StreamLayers) public func checkOnLoopThread(_ caller: @autoclosure () -> String) {
         if _slowPath(!owner.isCurrent) { offLoopThread(caller(), owner: owner) }
     }
 

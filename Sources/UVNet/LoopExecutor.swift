@@ -13,7 +13,7 @@ extension Loop: SerialExecutor {
     /// Runs `body` now when called on the loop's thread, else posts it. False when a closed loop
     /// refused it (it will not run).
     @inline(__always)
-    func runOnLoopThread(_ body: @escaping @Sendable () -> Void) -> Bool {
+    @_spi(StreamLayers) public func runOnLoopThread(_ body: @escaping @Sendable () -> Void) -> Bool {
         if isOnLoopThread {
             body()
             return true

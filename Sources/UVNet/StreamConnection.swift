@@ -121,7 +121,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     }
 
     /// How far a write got without waiting.
-    enum ImmediateWrite {
+    @_spi(StreamLayers) public enum ImmediateWrite {
         case written
         case partly(Int)
         case failed(UVError)
@@ -130,7 +130,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     /// Hands the kernel what it takes now (the caller has checked the thread).
     /// The corresponding C function is `uv_try_write`.
     @inline(__always)
-    func writeNow(_ bytes: UnsafeRawBufferPointer) -> ImmediateWrite {
+    @_spi(StreamLayers) public func writeNow(_ bytes: UnsafeRawBufferPointer) -> ImmediateWrite {
         guard lifecycle == .open else { return .failed(UVError.badFileDescriptor.during("write", target: peerName)) }
         guard !bytes.isEmpty else { return .written }
         var buffer = uv_buf_t(reading: bytes)
@@ -146,7 +146,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     }
 
     /// Queues `rest` behind whatever is already queued, so bytes leave in the order they were written.
-    func enqueue(_ rest: UnsafeRawBufferPointer, completion: Completion?) {
+    @_spi(StreamLayers) public func enqueue(_ rest: UnsafeRawBufferPointer, completion: Completion?) {
         var (request, buffer) = QueuedBytes<uv_write_t>.make(copying: rest)
         request.pointee.data = .retaining(completion)
         do {

@@ -4,7 +4,7 @@ import CUV
 
 /// A task suspended on a loop, registered with the loop while it waits so that closing the loop can
 /// fail it instead of leaving it hanging.
-class PendingWait {
+@_spi(StreamLayers) public class PendingWait {
     /// Where this wait sits in its loop's `PendingWaits`; -1 when not registered.
     fileprivate var slot = -1
 
@@ -43,12 +43,12 @@ struct PendingWaits {
 }
 
 /// How long an await may take, and the error it ends with when that is up.
-struct Timeout: Sendable {
+@_spi(StreamLayers) public struct Timeout: Sendable {
     let duration: Duration
     let error: @Sendable () -> UVError
 
     /// A timeout of `duration` ending the wait with `.timedOut`, named by `operation`, `target` and `detail`.
-    init(_ duration: Duration, operation: String, target: @escaping @Sendable () -> String?, detail: String) {
+    public init(_ duration: Duration, operation: String, target: @escaping @Sendable () -> String?, detail: String) {
         self.duration = duration
         error = { UVError(UV_ETIMEDOUT.rawValue, operation: operation, target: target(), detail: detail) }
     }
@@ -56,7 +56,7 @@ struct Timeout: Sendable {
 
 /// The one continuation of a suspended operation. Whatever comes first, the operation's end, its
 /// timeout or the task's cancellation, resumes; the rest find it spent.
-final class Wake<Value: Sendable>: PendingWait, @unchecked Sendable {  // used on its loop's thread only: `resume` checks
+@_spi(StreamLayers) public final class Wake<Value: Sendable>: PendingWait, @unchecked Sendable {  // used on its loop's thread only: `resume` checks
     private let loop: Loop
     private var continuation: UnsafeContinuation<Value, any Error>?
     private var hasBegun = false
@@ -71,7 +71,7 @@ final class Wake<Value: Sendable>: PendingWait, @unchecked Sendable {  // used o
     }
 
     /// Resumes the waiting task; does nothing after the first time.
-    func resume(_ result: Result<Value, any Error>) {
+    public func resume(_ result: Result<Value, any Error>) {
         loop.checkOnLoopThread("resuming a suspended task")
         guard let continuation else { return }
         self.continuation = nil
@@ -83,7 +83,7 @@ final class Wake<Value: Sendable>: PendingWait, @unchecked Sendable {  // used o
     }
 
     /// True until resumed.
-    var isPending: Bool { continuation != nil }
+    public var isPending: Bool { continuation != nil }
 
     /// The loop is closing: the wait ends with `error`, and the operation is let go of.
     override func fail(_ error: any Error) {
@@ -129,7 +129,7 @@ extension Loop {
     /// of the operation (close an attempt, stop waiting for an item). What the operation did before that
     /// stays done: no byte already handed over is taken back.
     @inline(__always)
-    func suspend<Value: Sendable>(
+    @_spi(StreamLayers) public func suspend<Value: Sendable>(
         timeout: Timeout? = nil,
         _ start: @escaping @Sendable (Wake<Value>) -> Void,
         abandon: @escaping @Sendable () -> Void
@@ -166,12 +166,14 @@ extension Loop {
 /// The result of an operation already started on the loop's thread (a write already queued), for one
 /// task to await: it finds the result there, or waits for it. A wait that ends early (cancellation,
 /// timeout) leaves the operation going.
-final class Awaited<Value: Sendable>: @unchecked Sendable {  // loop thread only: `Wake.resume` checks
+@_spi(StreamLayers) public final class Awaited<Value: Sendable>: @unchecked Sendable {  // loop thread only: `Wake.resume` checks
     private var result: Result<Value, UVError>?
     private var waiter: Wake<Value>?
 
     /// The operation's end.
-    func complete(_ result: Result<Value, UVError>) {
+    public init() {}
+
+    public func complete(_ result: Result<Value, UVError>) {
         if let waiter {
             self.waiter = nil
             waiter.resume(result.mapError { $0 })
@@ -181,7 +183,7 @@ final class Awaited<Value: Sendable>: @unchecked Sendable {  // loop thread only
     }
 
     /// Returns (or throws) the operation's result once it is there.
-    func value(on loop: Loop, timeout: Timeout? = nil) async throws -> Value {
+    public func value(on loop: Loop, timeout: Timeout? = nil) async throws -> Value {
         try await loop.suspend(
             timeout: timeout,
             { [self] wake in

@@ -1,0 +1,84 @@
+// What a TLS side wants: whom to trust, what to present, which protocols; secure unless told otherwise.
+
+/// How a client or a server speaks TLS. Compile it into a `TLSContext` once and share that among
+/// connections (a context loads certificates and keys once).
+///
+/// ```swift
+/// let client = TLSConfiguration.client()                                   // system trust store
+/// let server = TLSConfiguration.server(certificateChain: "cert.pem", privateKey: "key.pem")
+/// ```
+/// The defaults are the secure ones: the peer's chain verified against the trust roots, the host
+/// name checked against the certificate, TLS 1.2 at least, no renegotiation, a 10 s handshake limit.
+public struct TLSConfiguration: Sendable {
+    /// Which end of the handshake this side plays.
+    public enum Role: Sendable {
+        case client, server
+    }
+
+    /// Where the certificate authorities this side trusts come from.
+    public enum TrustRoots: Sendable, Hashable {
+        /// The system's store: `/etc/ssl/certs` on Debian (OpenSSL's default paths; `SSL_CERT_FILE` and
+        /// `SSL_CERT_DIR` override them).
+        case system
+        /// The PEM certificates in one file (curl's `--cacert`).
+        case file(String)
+        /// A directory of PEM certificates named by their hash (`openssl rehash`), as `/etc/ssl/certs`.
+        case directory(String)
+    }
+
+    /// Whether the peer's certificate is checked.
+    public enum Verification: Sendable, Hashable {
+        /// The chain must lead to a trusted root, be valid now, and (for a client) be for the host.
+        case full
+        /// Nothing is checked: anyone can pretend to be the peer. For tests against throwaway
+        /// certificates only; named so it stands out in review (curl's `--insecure`).
+        case insecureNoVerification
+    }
+
+    /// The protocol versions a side may accept as its minimum.
+    public enum Version: Sendable, Hashable, Comparable {
+        case tls1_2, tls1_3
+    }
+
+    public var role: Role
+    /// Whom a client trusts (a server verifies no client certificates).
+    public var trustRoots: TrustRoots = .system
+    public var verification: Verification = .full
+    /// A PEM file holding this side's certificate, then its intermediates: required for a server,
+    /// optional for a client (a client certificate).
+    public var certificateChain: String?
+    /// A PEM file holding the private key of `certificateChain`.
+    public var privateKey: String?
+    /// ALPN protocol names in order of preference (`["h2", "http/1.1"]`); empty sends none.
+    public var applicationProtocols: [String] = []
+    public var minimumVersion: Version = .tls1_2
+    /// How long a handshake may take before the connection is closed with `.handshakeTimedOut`; nil
+    /// waits for ever (not recommended: a peer that says nothing holds a descriptor).
+    public var handshakeTimeout: Duration? = .seconds(10)
+
+    public init(role: Role) {
+        self.role = role
+    }
+
+    /// A client that verifies servers against `trustRoots` (the system store by default).
+    public static func client(
+        trustRoots: TrustRoots = .system, verification: Verification = .full, applicationProtocols: [String] = []
+    ) -> TLSConfiguration {
+        var configuration = TLSConfiguration(role: .client)
+        configuration.trustRoots = trustRoots
+        configuration.verification = verification
+        configuration.applicationProtocols = applicationProtocols
+        return configuration
+    }
+
+    /// A server presenting `certificateChain` with `privateKey` (both PEM files).
+    public static func server(
+        certificateChain: String, privateKey: String, applicationProtocols: [String] = []
+    ) -> TLSConfiguration {
+        var configuration = TLSConfiguration(role: .server)
+        configuration.certificateChain = certificateChain
+        configuration.privateKey = privateKey
+        configuration.applicationProtocols = applicationProtocols
+        return configuration
+    }
+}

@@ -1,0 +1,421 @@
+// TLS as a layer over a byte stream: the handshake, then plaintext both ways, with the callback face of
+// a stream (borrowed bytes per read, try-write-first writes) and, through ByteStream, its async face.
+@_spi(StreamLayers) import UVNet
+
+/// A TLS connection over a `StreamConnection` (TCP, Unix-domain, a child's pipe): its `transport`.
+///
+/// Made by `TLSConnection.connect(host:port:on:context:)`, by a `TLSListener`, or over a stream of
+/// your own with `init(over:context:serverName:)` then `handshake(_:)`. Reads lend plaintext from the
+/// loop's read buffer, valid only inside the read callback, as a plain stream's do; a clean end is
+/// `UVError.eof` (the peer's close_notify), and a peer that ends the TCP stream without it is the error
+/// `TLSError` `.truncated`, never an end.
+///
+/// Like a handle, an open connection keeps itself alive until closed, and belongs to its loop's
+/// thread: every member traps elsewhere. Close the TLS connection, not its transport: `close` sends
+/// close_notify first.
+public final class TLSConnection: ByteStream, @unchecked Sendable {  // every member checks the loop's thread (`checkThread`)
+    public typealias Failure = any Error
+    /// What a read callback receives: plaintext valid only inside the callback, `UVError.eof`, or an error.
+    public typealias ReadResult = Result<UnsafeRawBufferPointer, any Error>
+    /// What a handshake, write or shutdown completion receives.
+    public typealias Completion = (Result<Void, any Error>) -> Void
+
+    /// The stream the ciphertext travels on.
+    public let transport: StreamConnection
+    private let session: TLSSession
+    private let label: String?
+
+    private enum Phase {
+        case created, handshaking, established, closed
+    }
+
+    private var phase = Phase.created
+    private var onHandshake: Completion?
+    private var handshakeTimer: Timer?
+    @exclusivity(unchecked)  // called on every read, only on the loop's thread
+    private var onRead: ((ReadResult) -> Void)?
+    private var isTransportReading = false
+    private var receivedCloseNotify = false
+    private var sentCloseNotify = false
+    /// The first fatal error: the session is unusable after it, and every later call reports it.
+    private var failure: (any Error)?
+    /// Plaintext written before the handshake finished, sent once it has.
+    private var waitingWrites: [(bytes: [UInt8], completion: Completion?)] = []
+    private var inbound: InboundBuffer?
+    private var isDeliveryScheduled = false
+    /// Keeps an open connection alive without its owner holding it, as an open handle does.
+    private var keepAlive: TLSConnection?
+
+    /// Wraps `transport` (connected, not yet reading) for TLS as `context`'s role says. A client checks
+    /// the server's certificate against `serverName` (a host name, sent as SNI too, or an IP address).
+    /// The handshake starts with `handshake(_:)`.
+    public convenience init(over transport: StreamConnection, context: TLSContext, serverName: String? = nil) throws(TLSError) {
+        try self.init(over: transport, context: context, serverName: serverName, label: nil)
+    }
+
+    /// `label` names the peer in errors (`host:port`); without one, the transport's peer name does.
+    init(over transport: StreamConnection, context: TLSContext, serverName: String?, label: String?) throws(TLSError) {
+        transport.loop.checkOnLoopThread("TLSConnection.init")
+        self.transport = transport
+        self.label = label ?? serverName
+        session = try TLSSession(context: context, serverName: context.configuration.role == .client ? serverName : nil)
+        self.context = context
+    }
+
+    private let context: TLSContext
+
+    public var loop: Loop { transport.loop }
+
+    /// The peer as errors name it: `host:port` for a client, the transport's peer for a server.
+    public var peerName: String? { label ?? transport.peerName }
+
+    @inline(__always)
+    private func checkThread(_ function: StaticString = #function) {
+        loop.checkOnLoopThread("TLSConnection.\(function)")
+    }
+
+    // MARK: Handshake
+
+    /// Runs the handshake; `completion` gets `.success` once both sides agree and (for a client) the
+    /// server's certificate passed, or the `TLSError` (the connection is closed then). It fails with
+    /// `.handshakeTimedOut` after the context's `handshakeTimeout`. Writes made meanwhile wait for it.
+    /// The corresponding C function is `SSL_do_handshake`.
+    public func handshake(_ completion: @escaping Completion) {
+        checkThread()
+        guard phase == .created else {
+            return completion(.failure(failure ?? UVError.alreadyInProgress.during("TLS handshake with", target: peerName)))
+        }
+        phase = .handshaking
+        onHandshake = completion
+        keepAlive = self
+        if let limit = context.configuration.handshakeTimeout {
+            handshakeTimer = try? Timer.once(after: limit, on: loop) { [weak self] in self?.handshakeTimedOut(limit) }
+        }
+        stepHandshake()
+        readTransport()
+    }
+
+    /// The ALPN protocol both sides chose (`"http/1.1"`, `"h2"`), once the handshake is done.
+    public var negotiatedProtocol: String? {
+        checkThread()
+        return phase == .established ? session.negotiatedProtocol : nil
+    }
+
+    /// The protocol version in use, e.g. `"TLSv1.3"`.
+    public var protocolVersion: String {
+        checkThread()
+        return session.protocolVersion
+    }
+
+    /// The cipher suite in use, in OpenSSL's naming, once the handshake is done.
+    public var cipherSuite: String? {
+        checkThread()
+        return phase == .established ? session.cipherSuite : nil
+    }
+
+    private func stepHandshake() {
+        switch session.handshake() {
+        case .done:
+            flushOutput(nil)
+            handshakeFinished()
+        case .wantsMore:
+            flushOutput(nil)
+        case .failed(let error):
+            flushOutput(nil)  // the alert that tells the peer why
+            fail(error.naming(peerName))
+        case .read, .closed:
+            fail(TLSError(.handshakeFailed, operation: "TLS handshake with", target: peerName, detail: "the peer closed TLS during the handshake"))
+        }
+    }
+
+    private func handshakeFinished() {
+        phase = .established
+        handshakeTimer?.close()
+        handshakeTimer = nil
+        let writes = waitingWrites
+        waitingWrites = []
+        for (bytes, completion) in writes {
+            bytes.withUnsafeBytes { write($0, completion: completion) }
+        }
+        let completion = onHandshake
+        onHandshake = nil
+        completion?(.success(()))
+    }
+
+    private func handshakeTimedOut(_ limit: Duration) {
+        guard phase == .handshaking else { return }
+        fail(TLSError(.handshakeTimedOut, operation: "TLS handshake with", target: peerName, detail: "handshake timed out (no answer within \(limit))"))
+    }
+
+    // MARK: Reading
+
+    /// Starts delivering plaintext: each chunk valid only inside the call (it lives in the loop's read
+    /// buffer: copy what you keep); `UVError.eof` once the peer's close_notify came; `TLSError`
+    /// `.truncated` if the peer ended the TCP stream without it; or another error.
+    public func startReading(_ handler: @escaping (ReadResult) -> Void) {
+        checkThread()
+        if let failure { return handler(.failure(failure)) }
+        switch phase {
+        case .closed, .created:
+            return handler(.failure(UVError.badFileDescriptor.during("read from", target: peerName)))
+        case .established where receivedCloseNotify:
+            return handler(.failure(UVError.eof.during("read from", target: peerName)))
+        case .handshaking, .established:
+            break
+        }
+        onRead = handler
+        guard phase == .established else { return }  // the handshake reads already; plaintext follows it
+        if session.hasInput { scheduleDelivery() }
+        readTransport()
+    }
+
+    /// Stops reading; what arrives meanwhile waits in the kernel (and in OpenSSL) until `startReading`.
+    public func stopReading() {
+        checkThread()
+        onRead = nil
+        if phase == .established { pauseTransport() }
+    }
+
+    private func readTransport() {
+        guard !isTransportReading, phase == .handshaking || phase == .established else { return }
+        isTransportReading = true
+        transport.startReading { [self] result in
+            switch result {
+            case .success(let ciphertext): received(ciphertext)
+            case .failure(let error): transportEnded(error)
+            }
+        }
+    }
+
+    private func pauseTransport() {
+        guard isTransportReading else { return }
+        isTransportReading = false
+        transport.stopReading()
+    }
+
+    @inline(__always)
+    private func received(_ ciphertext: UnsafeRawBufferPointer) {
+        guard session.receive(ciphertext) else {
+            return fail(TLSError(.internalError, operation: "read from", target: peerName, detail: "out of memory"))
+        }
+        if phase == .handshaking {
+            stepHandshake()
+            guard phase == .established else { return }
+            if onRead == nil { return pauseTransport() }
+        }
+        deliverPlaintext()
+    }
+
+    /// Decrypts what has arrived into the loop's read buffer (free again: the ciphertext was copied
+    /// into OpenSSL) and hands it to the reader, chunk by chunk, while it reads.
+    @inline(__always)
+    private func deliverPlaintext() {
+        let buffer = UnsafeMutableRawBufferPointer(start: loop.readBuffer, count: Loop.readBufferSize)
+        reading: while phase == .established, failure == nil, let handler = onRead {
+            switch session.read(into: buffer) {
+            case .read(let count):
+                handler(.success(UnsafeRawBufferPointer(start: buffer.baseAddress, count: count)))
+            case .wantsMore, .done:
+                break reading
+            case .closed:
+                peerClosed()
+            case .failed(let error):
+                fail(error.naming(peerName))
+            }
+        }
+        // A read may have produced output: a key update's answer, session tickets.
+        if session.hasOutput { flushOutput(nil) }
+    }
+
+    private func scheduleDelivery() {
+        guard !isDeliveryScheduled else { return }
+        isDeliveryScheduled = true
+        // Not from inside startReading: its caller does not expect its handler to run before it returns.
+        try? loop.execute { [self] in  // a closed loop has closed the transport: nothing is left to deliver
+            isDeliveryScheduled = false
+            if phase == .established, onRead != nil, session.hasInput { deliverPlaintext() }
+        }
+    }
+
+    private func peerClosed() {
+        receivedCloseNotify = true
+        pauseTransport()
+        let handler = onRead
+        onRead = nil
+        handler?(.failure(UVError.eof.during("read from", target: peerName)))
+    }
+
+    private func transportEnded(_ error: UVError) {
+        isTransportReading = false
+        guard error == .eof else { return fail(error) }
+        switch phase {
+        case .handshaking:
+            fail(TLSError(.handshakeFailed, operation: "TLS handshake with", target: peerName, detail: "the peer closed the connection during the handshake"))
+        case .established where !receivedCloseNotify:
+            fail(TLSError(.truncated, operation: "read from", target: peerName, detail: "peer sent no close_notify (what came may be cut short)"))
+        default:
+            break
+        }
+    }
+
+    /// The connection cannot go on: a failed handshake closes it; afterwards the reader is told, and
+    /// every later call reports the same error until the owner closes it.
+    private func fail(_ error: any Error) {
+        guard failure == nil, phase != .closed else { return }
+        failure = error
+        pauseTransport()
+        switch phase {
+        case .created, .handshaking:
+            let completion = onHandshake
+            onHandshake = nil
+            closeNow(sendingCloseNotify: false, nil)
+            completion?(.failure(error))
+        case .established:
+            let handler = onRead
+            onRead = nil
+            handler?(.failure(error))
+        case .closed:
+            break
+        }
+    }
+
+    // MARK: Writing
+
+    /// Encrypts and sends `bytes` (which may be reused once this returns). The ciphertext goes to the
+    /// kernel at once when it takes it; `completion` runs once the kernel has it all, or with the error.
+    /// Before the handshake has finished, the bytes wait for it.
+    /// The corresponding C function is `SSL_write`.
+    public func write(_ bytes: UnsafeRawBufferPointer, completion: Completion? = nil) {
+        checkThread()
+        if let failure { completion?(.failure(failure)); return }
+        switch phase {
+        case .created, .handshaking:
+            waitingWrites.append((Array(bytes), completion))
+        case .closed:
+            completion?(.failure(UVError.badFileDescriptor.during("write to", target: peerName)))
+        case .established:
+            guard !sentCloseNotify else {
+                completion?(.failure(UVError.brokenPipe.during("write to", target: peerName)))
+                return
+            }
+            if case .failed(let error) = session.write(bytes) {
+                fail(error.naming(peerName))
+                completion?(.failure(failure ?? error))
+                return
+            }
+            flushOutput(completion)
+        }
+    }
+
+    /// Sends the bytes of an array (see `write(_:completion:)`).
+    public func write(_ bytes: [UInt8], completion: Completion? = nil) {
+        bytes.withUnsafeBytes { write($0, completion: completion) }
+    }
+
+    /// Sends the UTF-8 bytes of `text`.
+    public func write(_ text: String, completion: Completion? = nil) {
+        var text = text
+        text.withUTF8 { write(UnsafeRawBufferPointer($0), completion: completion) }
+    }
+
+    /// Writes `bytes`; returns when the kernel has all their ciphertext (at once, without suspending,
+    /// when it takes it all). As `StreamConnection.write(_:timeout:)` otherwise.
+    public func write(_ bytes: [UInt8], timeout: Duration? = nil) async throws {
+        guard loop.isOnLoopThread, timeout == nil, phase == .established, failure == nil, !sentCloseNotify else {
+            return try await suspendForWrite(of: bytes, timeout: timeout)
+        }
+        if case .failed(let error) = bytes.withUnsafeBytes({ session.write($0) }) {
+            fail(error.naming(peerName))
+            throw failure ?? error
+        }
+        var outcome: StreamConnection.ImmediateWrite = .written
+        var queued: Awaited<Void>?
+        session.takeOutput { ciphertext in
+            outcome = transport.writeNow(ciphertext)
+            if case .partly(let written) = outcome {
+                // Queued now, before the task can be told it is canceled: a write that has begun goes out whole.
+                let rest = Awaited<Void>()
+                transport.enqueue(UnsafeRawBufferPointer(rebasing: ciphertext[written...]), completion: rest.complete)
+                queued = rest
+            }
+        }
+        if case .failed(let error) = outcome { throw error }
+        if let queued { try await queued.value(on: loop) }
+    }
+
+    /// Sends the ciphertext OpenSSL produced; `completion` hears when the kernel has it.
+    @inline(__always)
+    private func flushOutput(_ completion: Completion?) {
+        var sent = false
+        session.takeOutput { ciphertext in
+            sent = true
+            if let completion {
+                transport.write(ciphertext) { completion($0.mapError { $0 }) }
+            } else {
+                transport.write(ciphertext)
+            }
+        }
+        if !sent { completion?(.success(())) }
+    }
+
+    // MARK: Ending
+
+    /// Sends close_notify, then half-closes the transport once every queued write has gone out; reading
+    /// goes on until the peer's own close_notify. The corresponding C function is `SSL_shutdown`.
+    public func shutdown(_ completion: Completion? = nil) {
+        checkThread()
+        guard phase == .established, failure == nil else {
+            completion?(.failure(failure ?? UVError.badFileDescriptor.during("shut down", target: peerName)))
+            return
+        }
+        sendCloseNotify()
+        transport.shutdown { completion?($0.mapError { $0 }) }
+    }
+
+    private func sendCloseNotify() {
+        guard !sentCloseNotify else { return }
+        sentCloseNotify = true
+        session.sendCloseNotify()
+        flushOutput(nil)
+    }
+
+    /// Sends close_notify (when the connection is healthy and has not yet) and closes the transport;
+    /// `completion` runs once it is closed. Idempotent. A handshake under way fails with `.canceled`.
+    public func close(_ completion: (() -> Void)? = nil) {
+        checkThread()
+        closeNow(sendingCloseNotify: true, completion)
+    }
+
+    private func closeNow(sendingCloseNotify: Bool, _ completion: (() -> Void)?) {
+        if phase == .established && failure == nil && sendingCloseNotify && transport.state == .open { sendCloseNotify() }
+        let wasOpen = phase != .closed
+        phase = .closed
+        if wasOpen {
+            handshakeTimer?.close()
+            handshakeTimer = nil
+            onRead = nil
+            inbound?.streamClosed()
+            let writes = waitingWrites
+            waitingWrites = []
+            let handshake = onHandshake
+            onHandshake = nil
+            let canceled = UVError.canceled.during("TLS handshake with", target: peerName)
+            for (_, completion) in writes { completion?(.failure(failure ?? canceled)) }
+            handshake?(.failure(canceled))
+        }
+        transport.close { [self] in
+            keepAlive = nil
+            completion?()
+        }
+    }
+
+    /// What `inbound()` reads into (see `ByteStream`).
+    public var inboundBuffer: InboundBuffer {
+        checkThread()
+        if let inbound { return inbound }
+        let made = InboundBuffer()
+        inbound = made
+        if phase == .closed { made.streamClosed() }
+        return made
+    }
+}

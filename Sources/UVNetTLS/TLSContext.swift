@@ -1,0 +1,130 @@
+// A configuration compiled into OpenSSL's SSL_CTX: certificates, keys and trust roots loaded once,
+// shared by every connection made with it, on any loop.
+import COpenSSL
+import Glibc
+
+/// A `TLSConfiguration` made ready for use: files read, keys checked, trust roots found. Make one per
+/// configuration and share it; every connection made with it starts from it.
+///
+/// ```swift
+/// let context = try TLSContext(.server(certificateChain: "cert.pem", privateKey: "key.pem"))
+/// ```
+/// Throws `TLSError` with reason `.configuration` naming the file and what is wrong with it.
+public final class TLSContext: @unchecked Sendable {  // immutable after init; OpenSSL locks what SSL_new and its session cache change in an SSL_CTX
+    public let configuration: TLSConfiguration
+    /// The SSL_CTX.
+    let raw: OpaquePointer
+    /// The ALPN list in wire format (length-prefixed names), for the server's selection callback.
+    private let protocolList: UnsafeMutableBufferPointer<UInt8>
+
+    /// The corresponding C functions are `SSL_CTX_new`, `SSL_CTX_use_certificate_chain_file`,
+    /// `SSL_CTX_use_PrivateKey_file`, `SSL_CTX_load_verify_locations` and `SSL_CTX_set_alpn_protos`.
+    public init(_ configuration: TLSConfiguration) throws(TLSError) {
+        self.configuration = configuration
+        clearOpenSSLErrors()
+        let method = configuration.role == .client ? TLS_client_method() : TLS_server_method()
+        raw = try openSSLMade(SSL_CTX_new(method), "create TLS context")
+        protocolList = TLSContext.wireFormat(configuration.applicationProtocols)
+        do throws(TLSError) {
+            try configure()
+        } catch {
+            SSL_CTX_free(raw)
+            protocolList.deallocate()
+            throw error
+        }
+    }
+
+    deinit {
+        SSL_CTX_free(raw)
+        protocolList.deallocate()
+    }
+
+    private func configure() throws(TLSError) {
+        let minimum = configuration.minimumVersion == .tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION
+        try openSSLCheck(cssl_ctx_set_min_version(raw, minimum), "set the minimum TLS version")
+        cssl_ctx_refuse_renegotiation_and_compression(raw)
+        // Writes go to a memory buffer that grows: nothing is ever written in part.
+        cssl_ctx_set_mode(raw, Int(SSL_MODE_ENABLE_PARTIAL_WRITE) | Int(SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))
+        try loadIdentity()
+        switch configuration.role {
+        case .client:
+            if configuration.verification == .full {
+                try loadTrustRoots()
+                SSL_CTX_set_verify(raw, SSL_VERIFY_PEER, nil)
+            } else {
+                SSL_CTX_set_verify(raw, SSL_VERIFY_NONE, nil)
+            }
+            if !protocolList.isEmpty {
+                // This one call answers 0 for success.
+                guard SSL_CTX_set_alpn_protos(raw, protocolList.baseAddress, UInt32(protocolList.count)) == 0 else {
+                    throw openSSLError(.configuration, "set ALPN protocols", fallback: "bad protocol names")
+                }
+            }
+        case .server:
+            guard configuration.certificateChain != nil, configuration.privateKey != nil else {
+                throw TLSError(.configuration, operation: "create TLS server context", detail: "a server needs a certificate chain and a private key")
+            }
+            if !protocolList.isEmpty {
+                // Unretained: every connection holds its context, so the context outlives each callback.
+                SSL_CTX_set_alpn_select_cb(raw, TLSContext.selectProtocol, Unmanaged.passUnretained(self).toOpaque())
+            }
+        }
+    }
+
+    /// The certificate chain and private key this side presents, if any.
+    private func loadIdentity() throws(TLSError) {
+        guard let chain = configuration.certificateChain else { return }
+        guard let key = configuration.privateKey else {
+            throw TLSError(.configuration, operation: "load certificate chain from", target: chain, detail: "no private key given for it")
+        }
+        try TLSContext.checkReadable(chain, "load certificate chain from")
+        try openSSLCheck(SSL_CTX_use_certificate_chain_file(raw, chain), "load certificate chain from", target: chain, reason: .configuration)
+        try TLSContext.checkReadable(key, "load private key from")
+        try openSSLCheck(SSL_CTX_use_PrivateKey_file(raw, key, SSL_FILETYPE_PEM), "load private key from", target: key, reason: .configuration)
+        try openSSLCheck(SSL_CTX_check_private_key(raw), "load private key from", target: key, reason: .configuration)
+    }
+
+    private func loadTrustRoots() throws(TLSError) {
+        switch configuration.trustRoots {
+        case .system:
+            try openSSLCheck(SSL_CTX_set_default_verify_paths(raw), "load the system's trust roots", reason: .configuration)
+        case .file(let path):
+            try TLSContext.checkReadable(path, "load trust roots from")
+            try openSSLCheck(SSL_CTX_load_verify_locations(raw, path, nil), "load trust roots from", target: path, reason: .configuration)
+        case .directory(let path):
+            try TLSContext.checkReadable(path, "load trust roots from")
+            try openSSLCheck(SSL_CTX_load_verify_locations(raw, nil, path), "load trust roots from", target: path, reason: .configuration)
+        }
+    }
+
+    /// OpenSSL says only "system lib" for a file it cannot open: say what the system said.
+    private static func checkReadable(_ path: String, _ operation: String) throws(TLSError) {
+        if access(path, R_OK) != 0 {
+            throw TLSError(.configuration, operation: operation, target: path, detail: String(cString: strerror(errno)).lowercased())
+        }
+    }
+
+    /// ALPN names as the wire carries them: each prefixed by its length.
+    private static func wireFormat(_ names: [String]) -> UnsafeMutableBufferPointer<UInt8> {
+        let bytes = names.filter { !$0.isEmpty && $0.utf8.count < 256 }.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) }
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bytes.count)
+        _ = buffer.initialize(from: bytes)
+        return buffer
+    }
+
+    /// The server's ALPN choice: its first preference the client offers too; none in common goes on
+    /// without ALPN (as nginx does) and the application decides.
+    private static let selectProtocol: @convention(c) (
+        OpaquePointer?, UnsafeMutablePointer<UnsafePointer<UInt8>?>?, UnsafeMutablePointer<UInt8>?,
+        UnsafePointer<UInt8>?, UInt32, UnsafeMutableRawPointer?
+    ) -> CInt = { _, selected, selectedLength, offered, offeredLength, context in
+        let ours = Unmanaged<TLSContext>.fromOpaque(context!).takeUnretainedValue().protocolList
+        var choice: UnsafeMutablePointer<UInt8>?
+        var choiceLength: UInt8 = 0
+        let outcome = SSL_select_next_proto(&choice, &choiceLength, ours.baseAddress, UInt32(ours.count), offered, offeredLength)
+        guard outcome == OPENSSL_NPN_NEGOTIATED, let choice else { return SSL_TLSEXT_ERR_NOACK }
+        selected?.pointee = UnsafePointer(choice)
+        selectedLength?.pointee = choiceLength
+        return SSL_TLSEXT_ERR_OK
+    }
+}

@@ -1,0 +1,83 @@
+// Certificates made at run time for every test that needs them, and the loop harness the UVNet tests use.
+import Glibc
+import Testing
+import UVNet
+import UVNetTLS
+
+/// Runs `body` with a fresh loop, then closes what is left and checks the loop closed with nothing pending.
+@discardableResult
+func withLoop<Result>(_ body: (Loop) throws -> Result) throws -> Result {
+    let loop = try Loop()
+    let result: Result
+    do {
+        result = try body(loop)
+    } catch {
+        try? loop.close()
+        throw error
+    }
+    #expect(throws: Never.self) { try loop.close() }
+    return result
+}
+
+/// 127.0.0.1 with port 0: the kernel picks a free port.
+var anyLocalPort: SocketAddress {
+    get throws { try SocketAddress(ip: "127.0.0.1", port: 0) }
+}
+
+/// A recognisable byte pattern: a corrupted, dropped or reordered byte shows up in a comparison.
+func pattern(count: Int, seed: Int = 0) -> [UInt8] {
+    (0..<count).map { UInt8(truncatingIfNeeded: ($0 &* 31 &+ seed &* 7) ^ ($0 >> 8)) }
+}
+
+/// A directory of certificates made for one test: a CA, a leaf for localhost/127.0.0.1/::1 it issued,
+/// and whatever else `issue` is asked for. Removed when it goes away.
+final class TestCertificates: @unchecked Sendable {  // written in init only
+    let directory: String
+    let authority: CertificateAuthority
+    /// The CA certificate clients trust.
+    var caFile: String { directory + "/ca.pem" }
+    /// The server's certificate and key, for localhost, 127.0.0.1 and ::1.
+    var certificateFile: String { directory + "/cert.pem" }
+    var keyFile: String { directory + "/key.pem" }
+
+    init() throws {
+        var template = Array("/tmp/uvnet-tls-test.XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw TLSError(.configuration, operation: "make a directory") }
+        directory = String(cString: made)
+        authority = try CertificateAuthority(name: "UVNet test CA")
+        try authority.write(certificateTo: caFile)
+        try authority.issue(for: ["localhost", "127.0.0.1", "::1"]).write(certificateTo: certificateFile, privateKeyTo: keyFile)
+    }
+
+    /// Writes a certificate and key for `names` (valid over `validity`, or self-signed) as NAME.pem and
+    /// NAME.key, and returns their paths.
+    func issue(_ name: String, for names: [String], validity: ClosedRange<Duration>? = nil, selfSigned: Bool = false)
+        throws -> (certificate: String, key: String)
+    {
+        let issued = selfSigned
+            ? try CertificateAuthority.selfSigned(for: names)
+            : try authority.issue(for: names, validity: validity ?? .seconds(-3600)...(.seconds(86_400)))
+        let paths = (directory + "/\(name).pem", directory + "/\(name).key")
+        try issued.write(certificateTo: paths.0, privateKeyTo: paths.1)
+        return paths
+    }
+
+    var serverContext: TLSContext {
+        get throws { try TLSContext(.server(certificateChain: certificateFile, privateKey: keyFile)) }
+    }
+
+    var clientContext: TLSContext {
+        get throws { try TLSContext(.client(trustRoots: .file(caFile))) }
+    }
+
+    deinit {
+        if let entries = opendir(directory) {
+            while let entry = readdir(entries) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                if name != "." && name != ".." { unlink(directory + "/" + name) }
+            }
+            closedir(entries)
+        }
+        rmdir(directory)
+    }
+}
