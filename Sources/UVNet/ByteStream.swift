@@ -24,6 +24,10 @@ public protocol ByteStream: AnyObject, Sendable {
     /// Stops reading until `startReading` is called again; nothing is lost meanwhile.
     func stopReading()
 
+    /// Stops reading for good, as if the peer had ended: the read handler gets `UVError.eof` now. For a
+    /// graceful shutdown: nothing already received is lost, and nothing more is taken in.
+    func endReading()
+
     /// Sends `bytes` (which may be reused once this returns); `completion` runs once every byte has
     /// gone to the kernel, or with the error.
     func write(_ bytes: UnsafeRawBufferPointer, completion: ((Result<Void, Failure>) -> Void)?)
@@ -31,8 +35,14 @@ public protocol ByteStream: AnyObject, Sendable {
     /// Ends this side's sending once what is queued has gone out; reading goes on until the peer ends.
     func shutdown(_ completion: ((Result<Void, Failure>) -> Void)?)
 
+    /// Bytes written but not yet taken by the kernel: what a writer watches to stop producing.
+    var writeQueueSize: Int { get }
+
     /// Closes the stream; `completion` runs once it is closed. Idempotent.
     func close(_ completion: (() -> Void)?)
+
+    /// Where the stream is in its life.
+    var state: Handle.State { get }
 
     /// Where `inbound()` keeps what was read ahead of its consumer, for the stream's whole life.
     var inboundBuffer: InboundBuffer { get }
@@ -67,6 +77,30 @@ public final class InboundBuffer: @unchecked Sendable {  // touched on the strea
 
     /// The most bytes ever buffered, waiting for a consumer.
     var peakBuffered: Int { queue?.peakBuffered ?? 0 }
+}
+
+extension ByteStream {
+    /// Sends `bytes` without asking to hear when they have gone (see `write(_:completion:)`).
+    @inline(__always)
+    public func write(_ bytes: UnsafeRawBufferPointer) {
+        write(bytes, completion: nil)
+    }
+
+    /// Sends the bytes of an array (see `write(_:completion:)` for the buffer-pointer form).
+    public func write(_ bytes: [UInt8], completion: ((Result<Void, Failure>) -> Void)? = nil) {
+        bytes.withUnsafeBytes { write($0, completion: completion) }
+    }
+
+    /// Sends the UTF-8 bytes of `text`.
+    public func write(_ text: String, completion: ((Result<Void, Failure>) -> Void)? = nil) {
+        var text = text
+        text.withUTF8 { write(UnsafeRawBufferPointer($0), completion: completion) }
+    }
+
+    /// Closes the stream without waiting (see `close(_:)`).
+    public func close() {
+        close(nil)
+    }
 }
 
 extension ByteStream {

@@ -167,17 +167,6 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         }
     }
 
-    /// Sends the bytes of an array (see `write(_:completion:)` for the buffer-pointer form).
-    public func write(_ bytes: [UInt8], completion: Completion? = nil) {
-        bytes.withUnsafeBytes { write($0, completion: completion) }
-    }
-
-    /// Sends the UTF-8 bytes of `text`.
-    public func write(_ text: String, completion: Completion? = nil) {
-        var text = text
-        text.withUTF8 { write(UnsafeRawBufferPointer($0), completion: completion) }
-    }
-
     /// Bytes queued in libuv, waiting for the kernel to take them. The corresponding C function is
     /// `uv_stream_get_write_queue_size` (read here as the field it returns, on the hot path of echo).
     public var writeQueueSize: Int {

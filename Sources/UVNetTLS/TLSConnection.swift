@@ -176,6 +176,16 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         if phase == .established { pauseTransport() }
     }
 
+    /// Stops reading for good, as if the peer had ended: the read handler gets `UVError.eof` now (an
+    /// async `inbound()` ends after what it holds).
+    public func endReading() {
+        checkThread()
+        guard phase == .established, let handler = onRead else { return }
+        onRead = nil
+        pauseTransport()
+        handler(.failure(UVError.eof.during("read from", target: peerName)))
+    }
+
     private func readTransport() {
         guard !isTransportReading, phase == .handshaking || phase == .established else { return }
         isTransportReading = true
@@ -307,17 +317,6 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         }
     }
 
-    /// Sends the bytes of an array (see `write(_:completion:)`).
-    public func write(_ bytes: [UInt8], completion: Completion? = nil) {
-        bytes.withUnsafeBytes { write($0, completion: completion) }
-    }
-
-    /// Sends the UTF-8 bytes of `text`.
-    public func write(_ text: String, completion: Completion? = nil) {
-        var text = text
-        text.withUTF8 { write(UnsafeRawBufferPointer($0), completion: completion) }
-    }
-
     /// Writes `bytes`; returns when the kernel has all their ciphertext (at once, without suspending,
     /// when it takes it all). As `StreamConnection.write(_:timeout:)` otherwise.
     public func write(_ bytes: [UInt8], timeout: Duration? = nil) async throws {
@@ -358,6 +357,12 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         if !sent { completion?(.success(())) }
     }
 
+    /// Ciphertext queued for the kernel: what a writer watches to stop producing.
+    public var writeQueueSize: Int {
+        checkThread()
+        return phase == .closed ? 0 : transport.writeQueueSize
+    }
+
     // MARK: Ending
 
     /// Sends close_notify, then half-closes the transport once every queued write has gone out; reading
@@ -384,6 +389,12 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     public func close(_ completion: (() -> Void)? = nil) {
         checkThread()
         closeNow(sendingCloseNotify: true, completion)
+    }
+
+    /// Where the connection is in its life: its transport's, and closed from the moment `close` was called.
+    public var state: Handle.State {
+        checkThread()
+        return phase == .closed && transport.state == .open ? .closing : transport.state
     }
 
     private func closeNow(sendingCloseNotify: Bool, _ completion: (() -> Void)?) {

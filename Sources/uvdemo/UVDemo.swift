@@ -2,6 +2,7 @@
 import ArgumentParser
 import Glibc
 import UVNet
+import UVNetTLS
 
 @main
 struct UVDemo: ParsableCommand {
@@ -10,7 +11,7 @@ struct UVDemo: ParsableCommand {
         abstract: "The classic socket-tutorial programs, redone on UVNet.",
         discussion: """
             Exit codes: 0 success, 1 the remote said no (refused, auth failed), 2 bad usage or input, \
-            3 network or protocol failure.
+            3 network, protocol or TLS failure.
             """,
         version: "0.1.0",
         groupedSubcommands: [
@@ -33,6 +34,10 @@ struct UVDemo: ParsableCommand {
         } catch let error as UVError {
             // A network error a demo did not explain further: its own line, its exit code.
             let failure = DemoFailure.network(error)
+            Console.standard.error(failure.message)
+            Glibc.exit(failure.exitCode)
+        } catch let error as TLSError {
+            let failure = DemoFailure.tls(error)
             Console.standard.error(failure.message)
             Glibc.exit(failure.exitCode)
         } catch {

@@ -18,8 +18,10 @@ struct HelpDemoTests {
     func examples(demo: String) throws {
         let help = try Demo.run([demo, "--help"])
         #expect(help.status == 0)
-        let tail = help.stdout.split(separator: "\n").suffix(3)
-        #expect(tail.first == "EXAMPLES:", "\(help.stdout)")
-        #expect(tail.dropFirst().allSatisfy { $0.contains("uvdemo \(demo)") })
+        let lines = help.stdout.split(separator: "\n")
+        let heading = try #require(lines.lastIndex(of: "EXAMPLES:"), "\(help.stdout)")
+        let examples = lines[(heading + 1)...]
+        #expect(!examples.isEmpty)
+        #expect(examples.allSatisfy { $0.contains("uvdemo \(demo)") }, "\(help.stdout)")
     }
 }

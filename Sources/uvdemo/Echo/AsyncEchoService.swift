@@ -1,6 +1,7 @@
 // The echo server again, written with async/await: the scoped server runs one task per connection, on
 // the loop's thread, and closes each connection however its task ends.
 import UVNet
+import UVNetTLS
 
 enum AsyncEchoService {
     /// Echoes on every connection `listener` accepts until it is closed and every connection has ended.
@@ -9,21 +10,38 @@ enum AsyncEchoService {
     ) async {
         do {
             try await listener.serve(onError: { error, _ in report(error, behavior, console) }) { connection in
-                let peer = connection.peerDescription
-                open.add(connection)
-                if behavior.verbose { console.log("connected: \(peer)") }
-                defer {
-                    open.remove(connection)
-                    if behavior.verbose { console.log("disconnected: \(peer)") }
-                }
-                try await echo(on: connection, behavior, console)
+                try await serve(connection, open, behavior: behavior, console: console)
             }
         } catch {
             console.error("\(error)")
         }
     }
 
-    private static func echo(on connection: StreamConnection, _ behavior: EchoBehavior, _ console: Console) async throws {
+    /// The same over TLS: each connection's handshake first (a failed one is reported like an error).
+    static func serve(_ listener: TLSListener, _ open: OpenConnections, behavior: EchoBehavior, console: Console) async {
+        do {
+            try await listener.serve(onError: { error, _ in report(error, behavior, console) }) { connection in
+                try await serve(connection, open, behavior: behavior, console: console)
+            }
+        } catch {
+            console.error("\(error)")
+        }
+    }
+
+    private static func serve(
+        _ connection: some ByteStream, _ open: OpenConnections, behavior: EchoBehavior, console: Console
+    ) async throws {
+        let peer = connection.peerDescription
+        open.add(connection)
+        if behavior.verbose { console.log("connected: \(peer)") }
+        defer {
+            open.remove(connection)
+            if behavior.verbose { console.log("disconnected: \(peer)") }
+        }
+        try await echo(on: connection, behavior, console)
+    }
+
+    private static func echo(on connection: some ByteStream, _ behavior: EchoBehavior, _ console: Console) async throws {
         if behavior.lines { return try await LineEcho.serve(connection) }
         var input = connection.inbound().makeAsyncIterator()
         if let secret = behavior.secret {
@@ -37,23 +55,23 @@ enum AsyncEchoService {
         try await connection.shutdown()
     }
 
-    /// A client that resets is that client's business: logged with --verbose only.
+    /// A client that resets (or leaves TLS without close_notify) is its own business: --verbose logs it.
     private static func report(_ error: any Error, _ behavior: EchoBehavior, _ console: Console) {
-        if let error = error as? UVError, error == .connectionReset, !behavior.verbose { return }
+        if error.isAbruptDeparture && !behavior.verbose { return }
         console.error("\(error)")
     }
 }
 
 /// The connections being served on one loop (every task here runs on its thread).
 final class OpenConnections: Sendable {
-    private let connections: LoopBound<[ObjectIdentifier: StreamConnection]>
+    private let connections: LoopBound<[ObjectIdentifier: any ByteStream]>
 
     init(on loop: Loop) {
         connections = LoopBound([:], on: loop)
     }
 
-    func add(_ connection: StreamConnection) { connections.value[ObjectIdentifier(connection)] = connection }
-    func remove(_ connection: StreamConnection) { connections.value.removeValue(forKey: ObjectIdentifier(connection)) }
+    func add(_ connection: some ByteStream) { connections.value[ObjectIdentifier(connection)] = connection }
+    func remove(_ connection: some ByteStream) { connections.value.removeValue(forKey: ObjectIdentifier(connection)) }
 
     /// Graceful shutdown: each connection echoes what it already received, then ends.
     func endReadingAll() {

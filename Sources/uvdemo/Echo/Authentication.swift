@@ -26,7 +26,7 @@ enum Authentication {
     /// the bytes that came after the answer (the start of the echo); on failure the connection is
     /// closed and one stderr line says so.
     static func challenge(
-        _ connection: StreamConnection, secret: String, console: Console, accepted: @escaping ([UInt8]) -> Void,
+        _ connection: some ByteStream, secret: String, console: Console, accepted: @escaping ([UInt8]) -> Void,
         rejected: @escaping () -> Void
     ) {
         let challenge: [UInt8]
@@ -56,7 +56,7 @@ enum Authentication {
 
     /// Server side, async API: as `challenge(_:secret:accepted:rejected:)`; returns nil when rejected.
     static func challenge(
-        _ connection: StreamConnection, secret: String, input: inout InboundBytes.AsyncIterator, console: Console
+        _ connection: some ByteStream, secret: String, input: inout InboundBytes.AsyncIterator, console: Console
     ) async throws -> [UInt8]?
     {
         let challenge = try newChallenge()
@@ -76,7 +76,7 @@ enum Authentication {
         return Array(received.dropFirst(answerLength))
     }
 
-    private static func reject(_ connection: StreamConnection, _ why: String, _ console: Console) {
+    private static func reject(_ connection: some ByteStream, _ why: String, _ console: Console) {
         console.error("authentication failed for \(connection.peerDescription): \(why); closing")
         connection.close()
     }

@@ -1,6 +1,7 @@
 // The echo server with the callback API: bytes lent by each read are written straight back, with
 // nothing allocated per message; a client that does not read its echo is paused, not buffered.
 import UVNet
+import UVNetTLS
 
 /// Echoes on every accepted connection, and keeps them to finish them on shutdown.
 final class CallbackEchoService: Sendable {
@@ -8,7 +9,7 @@ final class CallbackEchoService: Sendable {
     static let highWatermark = 1 << 20
     private let behavior: EchoBehavior
     private let console: Console
-    private let connections: LoopBound<[ObjectIdentifier: StreamConnection]>
+    private let connections: LoopBound<[ObjectIdentifier: any ByteStream]>
 
     init(on loop: Loop, behavior: EchoBehavior, console: Console) {
         self.behavior = behavior
@@ -16,7 +17,7 @@ final class CallbackEchoService: Sendable {
         connections = LoopBound([:], on: loop)
     }
 
-    func accepted<Connection: StreamConnection>(_ result: Result<Connection, UVError>) {
+    func accepted<Connection: ByteStream>(_ result: Result<Connection, some Error>) {
         switch result {
         case .success(let connection):
             connections.value[ObjectIdentifier(connection)] = connection
@@ -38,7 +39,7 @@ final class CallbackEchoService: Sendable {
         }
     }
 
-    private func echo(on connection: StreamConnection) {
+    private func echo(on connection: some ByteStream) {
         // Strong captures: the service outlives its connections, and a connection drops its handlers
         // when it closes, so no cycle lasts. (A weak capture costs a side-table load on every read.)
         connection.startReading { [self] chunk in
@@ -53,20 +54,20 @@ final class CallbackEchoService: Sendable {
                     if case .success = result, connection.state == .open { echo(on: connection) }
                 }
             case .failure(let error):
-                // A client that resets is that client's business: logged with --verbose only.
-                if error != .eof && (behavior.verbose || error != .connectionReset) { console.error("\(error)") }
+                // A client that resets (or leaves TLS without close_notify) is its own business: --verbose logs it.
+                if (error as? UVError) != .eof && (behavior.verbose || !error.isAbruptDeparture) { console.error("\(error)") }
                 finish(connection)
             }
         }
     }
 
     /// Sends what is queued, half-closes, then closes.
-    private func finish(_ connection: StreamConnection) {
+    private func finish(_ connection: some ByteStream) {
         connection.shutdown { _ in connection.close() }
         forget(connection)
     }
 
-    private func forget(_ connection: StreamConnection) {
+    private func forget(_ connection: some ByteStream) {
         if connections.value.removeValue(forKey: ObjectIdentifier(connection)) != nil, behavior.verbose {
             console.log("disconnected: \(connection.peerDescription)")
         }
@@ -78,13 +79,14 @@ final class CallbackEchoService: Sendable {
     }
 }
 
-extension StreamConnection {
+extension ByteStream {
     /// Who is at the other end, for logs: an address, or a Unix-domain peer's process.
     var peerDescription: String {
         switch self {
         case let tcp as TCPConnection: (try? tcp.remoteAddress)?.description ?? "?"
         case let unix as UnixConnection: (try? unix.peerCredentials).map { "pid \($0.processID)" } ?? "?"
-        default: "?"
+        case let tls as TLSConnection: tls.transport.peerDescription
+        default: peerName ?? "?"
         }
     }
 }

@@ -2,11 +2,13 @@
 // to its sender; on one loop, on several (threads), or in several worker processes.
 import ArgumentParser
 import UVNet
+import UVNetTLS
 
 struct EchoServer: ParsableCommand, Exemplified {
     static let examples = [
         "uvdemo echo-server --port 9000 --verbose",
         "uvdemo echo-server --unix /tmp/echo.sock --mode 0660 --api async",
+        "uvdemo echo-server --tls-cert cert.pem --tls-key key.pem --port 9443",
     ]
 
     static let configuration = CommandConfiguration(
@@ -30,6 +32,7 @@ struct EchoServer: ParsableCommand, Exemplified {
     @Flag(help: "Echo line by line, each line in upper case (line framing).") var lines = false
     @Option(help: "Serve only clients that answer an HMAC-SHA256 challenge with this shared key.")
     var secret: String?
+    @OptionGroup var tls: TLSServerOptions
     @Flag(help: "Log connects and disconnects to stderr.") var verbose = false
     @Flag(help: .hidden) var worker = false
 
@@ -50,16 +53,14 @@ struct EchoServer: ParsableCommand, Exemplified {
         }
         guard secret == nil || !lines else { throw ValidationError("--secret and --lines do not combine") }
         guard secret?.isEmpty != true else { throw ValidationError("--secret must not be empty") }
-    }
-
-    var behavior: EchoBehavior {
-        EchoBehavior(api: api, lines: lines, secret: secret, verbose: verbose)
+        guard transport == .tcp || !tls.isEnabled else { throw ValidationError("--tls-cert is for streams, not --udp") }
     }
 
     func run() throws {
         let console = Console.standard
+        let behavior = EchoBehavior(api: api, lines: lines, secret: secret, tls: try tls.context(), verbose: verbose)
         if worker { return try Prefork.work(loops: loops, behavior: behavior) }
-        if let unix { return try serveUnix(at: unix, console: console) }
+        if let unix { return try serveUnix(at: unix, behavior: behavior, console: console) }
         let address = try DemoFailure.address(host: host, port: port)
         if transport == .udp { return try DatagramEcho.serve(at: address, console: console) }
         if processes > 1 { return try Prefork.serve(processes: processes, at: address, workerArguments: workerArguments) }
@@ -77,7 +78,7 @@ struct EchoServer: ParsableCommand, Exemplified {
         }
     }
 
-    private func serveUnix(at path: String, console: Console) throws {
+    private func serveUnix(at path: String, behavior: EchoBehavior, console: Console) throws {
         let permissions = mode.flatMap { UInt32($0, radix: 8) }
         if loops > 1 {
             throw ValidationError("--loops is for TCP (one Unix socket path is served by one loop)")
@@ -94,29 +95,40 @@ struct EchoServer: ParsableCommand, Exemplified {
         if lines { arguments.append("--lines") }
         if let secret { arguments += ["--secret", secret] }
         if verbose { arguments.append("--verbose") }
-        return arguments
+        return arguments + tls.arguments
     }
 }
 
 /// How the echo server answers on a stream, whatever it listens on: plain bytes, lines in upper
-/// case, or after an HMAC challenge; with the callback API or async/await.
+/// case, or after an HMAC challenge; over TLS or not; with the callback API or async/await.
 struct EchoBehavior: Sendable {
     let api: EchoServer.API
     let lines: Bool
     let secret: String?
+    /// Set to serve over TLS.
+    let tls: TLSContext?
     let verbose: Bool
 
     /// Starts serving `listener` on its loop's thread; returns how to end its connections gracefully.
     func start<Listener: ConnectionListener>(on listener: Listener, console: Console) -> @Sendable () -> Void {
+        let secure = tls.map { TLSListener(listener, context: $0) }
         switch api {
         case .callback:
             let service = CallbackEchoService(on: listener.loop, behavior: self, console: console)
-            listener.accept { service.accepted($0) }
+            if let secure {
+                secure.accept { service.accepted($0) }
+            } else {
+                listener.accept { service.accepted($0) }
+            }
             return { service.finish() }
         case .async:
             let open = OpenConnections(on: listener.loop)
             Task(executorPreference: listener.loop.taskExecutor) {
-                await AsyncEchoService.serve(listener, open, behavior: self, console: console)
+                if let secure {
+                    await AsyncEchoService.serve(secure, open, behavior: self, console: console)
+                } else {
+                    await AsyncEchoService.serve(listener, open, behavior: self, console: console)
+                }
             }
             return { open.endReadingAll() }
         }

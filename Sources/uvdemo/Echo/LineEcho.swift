@@ -11,7 +11,7 @@ enum LineEcho {
     }
 
     /// Serves one connection with the callback API.
-    static func serve(_ connection: StreamConnection, console: Console, finished: @escaping () -> Void) {
+    static func serve(_ connection: some ByteStream, console: Console, finished: @escaping () -> Void) {
         var lines = DelimiterFramer(maximumFrameLength: maximumLine)
         let end = {
             connection.shutdown { _ in connection.close() }
@@ -28,14 +28,14 @@ enum LineEcho {
                     end()
                 }
             case .failure(let error):
-                if error != .eof { console.error("\(error)") }
+                if (error as? UVError) != .eof { console.error("\(error)") }
                 end()
             }
         }
     }
 
     /// Serves one connection with async/await.
-    static func serve(_ connection: StreamConnection) async throws {
+    static func serve(_ connection: some ByteStream) async throws {
         do {
             for try await line in connection.inbound().frames(DelimiterFramer(maximumFrameLength: maximumLine)) {
                 try await connection.write(line.withUnsafeBytes { reply(to: $0) })

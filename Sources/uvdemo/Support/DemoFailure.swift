@@ -1,6 +1,7 @@
 // Why a demo failed, as the one stderr line and the exit code the demos promise.
 import Glibc
 import UVNet
+import UVNetTLS
 
 /// A failure a demo reports and exits on.
 struct DemoFailure: Error {
@@ -35,6 +36,12 @@ struct DemoFailure: Error {
             default: networkFailure
             }
         return DemoFailure(message: "\(error)", exitCode: code)
+    }
+
+    /// A TLS failure: a certificate or key file that cannot be used is bad input (2); a refused
+    /// certificate, a failed handshake or a truncated stream is a network failure (3).
+    static func tls(_ error: TLSError) -> DemoFailure {
+        DemoFailure(message: "\(error)", exitCode: error.reason == .configuration ? badUsage : networkFailure)
     }
 
     /// The failure a system call left in errno, named as every UVNet error is:

@@ -1,0 +1,13 @@
+// How a client may leave that is its own business, not the server's: worth a log line with --verbose only.
+import UVNet
+import UVNetTLS
+
+extension Error {
+    /// The peer reset the connection, or left a TLS connection without close_notify (as many clients do
+    /// once they have what they came for).
+    var isAbruptDeparture: Bool {
+        if let error = self as? UVError { return error == .connectionReset }
+        if let error = self as? TLSError { return error.reason == .truncated }
+        return false
+    }
+}
