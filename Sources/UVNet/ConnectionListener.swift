@@ -4,10 +4,7 @@ import CUV
 
 /// A stream listener that makes connections of one kind (`TCPListener`: `TCPConnection`s,
 /// `UnixListener`: `UnixConnection`s), and everything accepting them looks like.
-public protocol ConnectionListener: StreamListener {
-    /// The kind of connection this listener accepts.
-    associatedtype Connection: StreamConnection
-}
+public protocol ConnectionListener: StreamListener, ConnectionSource where Connection: StreamConnection {}
 
 extension ConnectionListener {
     /// Hands every connection from now on (and every accept error) to `handler`, on the loop's thread.

@@ -37,8 +37,16 @@ extension TLSConnection {
         try await connect(host: host, port: port, on: loop, context: TLSContext(configuration), timeout: timeout)
     }
 
-    /// Runs TLS over `transport`, already connected: the handshake, then the connection. On failure or
-    /// cancellation the transport is closed.
+    /// Runs TLS over `transport`, already connected (TCP, Unix-domain, or a protocol's upgrade such as
+    /// STARTTLS), and returns once the handshake is done. A client verifies the server's certificate for
+    /// `serverName`, which errors name too. On failure or cancellation the transport is closed.
+    public static func secure(
+        _ transport: StreamConnection, serverName: String? = nil, context: TLSContext
+    ) async throws -> TLSConnection {
+        try await secure(transport, serverName: serverName, label: nil, context: context)
+    }
+
+    /// `label` names the peer in errors (`host:port`).
     static func secure(
         _ transport: StreamConnection, serverName: String?, label: String?, context: TLSContext
     ) async throws -> TLSConnection {

@@ -13,7 +13,7 @@
 /// ```
 /// A client that sends what is not TLS, offers only old versions, or says nothing for the context's
 /// handshake timeout (10 s by default) is refused and its connection closed; the listener goes on.
-public final class TLSListener: Sendable {
+public final class TLSListener: ConnectionSource {
     /// The listener the connections arrive on (its address, its accept statistics).
     public let listener: StreamListener
     public let context: TLSContext

@@ -31,13 +31,9 @@ struct UVDemo: ParsableCommand {
         } catch let failure as DemoFailure {
             if !failure.isReported { Console.standard.error(failure.message) }
             Glibc.exit(failure.exitCode)
-        } catch let error as UVError {
+        } catch where error is UVError || error is TLSError {
             // A network error a demo did not explain further: its own line, its exit code.
             let failure = DemoFailure.network(error)
-            Console.standard.error(failure.message)
-            Glibc.exit(failure.exitCode)
-        } catch let error as TLSError {
-            let failure = DemoFailure.tls(error)
             Console.standard.error(failure.message)
             Glibc.exit(failure.exitCode)
         } catch {

@@ -122,8 +122,7 @@ struct FetchDemoTests {
         ("http:///x", "uvdemo: invalid URL 'http:///x': the host is empty\n"),
         ("http://127.0.0.1:0/", "uvdemo: invalid URL 'http://127.0.0.1:0/': the port '0' is not in 1...65535\n"),
         ("http://127.0.0.1:70000/", "uvdemo: invalid URL 'http://127.0.0.1:70000/': the port '70000' is not in 1...65535\n"),
-        ("ftp://127.0.0.1/", "uvdemo: 'ftp://127.0.0.1/': the ftp:// scheme is not supported (use http://)\n"),
-        ("https://127.0.0.1/", "uvdemo: 'https://127.0.0.1/': https:// is not supported yet (use http://)\n"),
+        ("ftp://127.0.0.1/", "uvdemo: 'ftp://127.0.0.1/': the ftp:// scheme is not supported (use http:// or https://)\n"),
         ("http://127.0.0.1/\r\nX: y", "uvdemo: invalid URL 'http://127.0.0.1/\\x0d\\x0aX: y': it contains a space, a control character or a non-ASCII character\n"),
     ]
 

@@ -49,8 +49,8 @@ struct HTTPURLTests {
         ("http://[fe80::1%25eth0]/", "'fe80::1%25eth0' is not an IPv6 address"),
         ("http://[::1]x/", "unexpected text after the IPv6 address"),
         ("http://ho$t/", "the host 'ho$t' has characters a host name cannot have"),
-        ("example.com/", "it is not an absolute http:// URL"),
-        ("http:/example.com", "it is not an absolute http:// URL"),
+        ("example.com/", "it is not an absolute http:// or https:// URL"),
+        ("http:/example.com", "it is not an absolute http:// or https:// URL"),
     ]
 
     @Test("bad URLs fail with the reason", arguments: bad)
@@ -65,13 +65,15 @@ struct HTTPURLTests {
         }
     }
 
-    @Test("https and other schemes are refused by name")
-    func schemes() {
-        #expect(throws: HTTPURL.Failure.unsupportedScheme(url: "https://example.com/", scheme: "https")) {
-            try HTTPURL("https://example.com/")
-        }
-        #expect("\(HTTPURL.Failure.unsupportedScheme(url: "https://x/", scheme: "https"))".contains("not supported yet"))
+    @Test("https means TLS and port 443 unless one is given; other schemes are refused by name")
+    func schemes() throws {
+        let secure = try HTTPURL("HTTPS://example.com/a")
+        #expect(secure.isSecure && secure.port == 443 && secure.description == "https://example.com/a")
+        #expect(try HTTPURL("https://example.com:80/").hostHeader == "example.com:80")
+        #expect(try HTTPURL("http://example.com:443/").hostHeader == "example.com:443")
+        #expect(try !HTTPURL("http://example.com/").isSecure)
         #expect(throws: HTTPURL.Failure.unsupportedScheme(url: "ftp://x/", scheme: "ftp")) { try HTTPURL("ftp://x/") }
+        #expect("\(HTTPURL.Failure.unsupportedScheme(url: "ftp://x/", scheme: "ftp"))".contains("use http:// or https://"))
     }
 
     static let references: [(String, String)] = [
@@ -93,10 +95,18 @@ struct HTTPURLTests {
         #expect(try HTTPURL("http://a/b/c/d;p?q").resolving(reference).description == expected)
     }
 
-    @Test("a redirect to https or to a malformed URL is an error")
+    @Test("redirects between http and https keep each URL's own scheme and port")
+    func schemeRedirects() throws {
+        #expect(try HTTPURL("http://a:8080/").resolving("https://a/x").description == "https://a/x")
+        #expect(try HTTPURL("https://a/").resolving("http://b/").description == "http://b/")
+        #expect(try HTTPURL("https://a/p").resolving("//b/q").description == "https://b/q")
+        #expect(try HTTPURL("https://a:8443/p").resolving("q").description == "https://a:8443/q")
+    }
+
+    @Test("a redirect to another scheme or to a malformed URL is an error")
     func badRedirects() {
         let base = try? HTTPURL("http://a:8080/")
-        #expect(throws: HTTPURL.Failure.self) { try base?.resolving("https://a/") }
+        #expect(throws: HTTPURL.Failure.self) { try base?.resolving("ftp://a/") }
         #expect(throws: HTTPURL.Failure.self) { try base?.resolving("/a b") }
         #expect(throws: HTTPURL.Failure.self) { try base?.resolving("http://a:0/") }
         #expect((try? base?.resolving("/x"))??.description == "http://a:8080/x")

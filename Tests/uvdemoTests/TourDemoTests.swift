@@ -12,9 +12,9 @@ struct TourDemoTests {
         #expect(tour.status == 0, "\(tour.stdout)\(tour.stderr)")
         let lines = tour.stdout.split(separator: "\n")
         #expect(lines.first?.hasPrefix("demo ") == true)
-        #expect(lines.last == "all 15 checks passed")
+        #expect(lines.last == "all 18 checks passed")
         #expect(lines.dropFirst().dropLast().allSatisfy { !$0.contains("FAILED") })
-        for demo in ["echo (unix)", "echo (2 processes)", "serve + fetch", "shutdown"] {
+        for demo in ["echo (unix)", "echo (2 processes)", "echo (tls)", "serve + fetch", "https", "shutdown"] {
             #expect(lines.contains { $0.hasPrefix(demo) }, "no '\(demo)' row")
         }
         #expect(tour.stderr == "")

@@ -4,23 +4,10 @@ import UVNet
 import UVNetTLS
 
 enum AsyncEchoService {
-    /// Echoes on every connection `listener` accepts until it is closed and every connection has ended.
-    static func serve<Listener: ConnectionListener>(
-        _ listener: Listener, _ open: OpenConnections, behavior: EchoBehavior, console: Console
-    ) async {
+    /// Echoes on every connection `source` hands out until it is closed and every connection has ended.
+    static func serve(_ source: some ConnectionSource, _ open: OpenConnections, behavior: EchoBehavior, console: Console) async {
         do {
-            try await listener.serve(onError: { error, _ in report(error, behavior, console) }) { connection in
-                try await serve(connection, open, behavior: behavior, console: console)
-            }
-        } catch {
-            console.error("\(error)")
-        }
-    }
-
-    /// The same over TLS: each connection's handshake first (a failed one is reported like an error).
-    static func serve(_ listener: TLSListener, _ open: OpenConnections, behavior: EchoBehavior, console: Console) async {
-        do {
-            try await listener.serve(onError: { error, _ in report(error, behavior, console) }) { connection in
+            try await source.serve(onError: { error, _ in report(error, behavior, console) }) { connection in
                 try await serve(connection, open, behavior: behavior, console: console)
             }
         } catch {

@@ -123,12 +123,9 @@ struct EchoBehavior: Sendable {
             return { service.finish() }
         case .async:
             let open = OpenConnections(on: listener.loop)
+            let source: any ConnectionSource = secure ?? listener
             Task(executorPreference: listener.loop.taskExecutor) {
-                if let secure {
-                    await AsyncEchoService.serve(secure, open, behavior: self, console: console)
-                } else {
-                    await AsyncEchoService.serve(listener, open, behavior: self, console: console)
-                }
+                await AsyncEchoService.serve(source, open, behavior: self, console: console)
             }
             return { open.endReadingAll() }
         }

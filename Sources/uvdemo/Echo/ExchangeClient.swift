@@ -1,6 +1,7 @@
-// Sending messages to a server and printing what it answers, over TCP or UDP: what the echo and
-// time clients have in common.
+// Sending messages to a server and printing what it answers, over TCP (TLS on it if asked) or UDP:
+// what the echo and time clients have in common.
 import UVNet
+import UVNetTLS
 
 struct ExchangeClient {
     let host: String
@@ -12,6 +13,8 @@ struct ExchangeClient {
     var secret: String? = nil
     /// A Unix-domain socket to talk to instead of host and port (`--unix`).
     var unixPath: String? = nil
+    /// Speak TLS over the stream, trusting as this client context says (`--tls`).
+    var tls: TLSContext? = nil
 
     /// TCP: sends each message and a newline, half-closes, prints everything until the server's EOF.
     /// UDP: sends each message as a datagram and prints each reply on a line of its own.
@@ -29,25 +32,43 @@ struct ExchangeClient {
 
     private func exchangeOverTCP(_ lines: [String], on loop: Loop, failed: @escaping (DemoFailure) -> Void) {
         connect(on: loop) { connected in
-            let connection: StreamConnection
+            let transport: StreamConnection
             switch connected {
-            case .success(let open): connection = open
+            case .success(let open): transport = open
             case .failure(let error): return failed(.network(error))
             }
-            let send = {
-                for line in lines { connection.write(line) }
-                connection.shutdown { result in
-                    if case .failure(let error) = result { failed(.network(error)) }
+            guard let tls else { return exchange(lines, over: transport, failed: failed) }
+            do {
+                // The server's certificate is checked for the host name (or IP address) given.
+                let connection = try TLSConnection(over: transport, context: tls, serverName: unixPath == nil ? host : nil)
+                connection.handshake { result in
+                    switch result {
+                    case .success: exchange(lines, over: connection, failed: failed)
+                    case .failure(let error): failed(.network(error))
+                    }
                 }
+            } catch {
+                transport.close()
+                failed(.network(error))
             }
-            guard let secret else {
-                printEcho(of: connection, failed: failed)
-                return send()
+        }
+    }
+
+    /// Sends `lines` and half-closes (after the challenge, with a secret) while printing the echo.
+    private func exchange(_ lines: [String], over connection: some ByteStream, failed: @escaping (DemoFailure) -> Void) {
+        let send = {
+            for line in lines { connection.write(line) }
+            connection.shutdown { result in
+                if case .failure(let error) = result { failed(.network(error)) }
             }
-            answerChallenge(on: connection, secret: secret, failed: failed) { afterChallenge in
-                printEcho(of: connection, startingWith: afterChallenge, expectingSome: !lines.isEmpty, failed: failed)
-                send()
-            }
+        }
+        guard let secret else {
+            printEcho(of: connection, failed: failed)
+            return send()
+        }
+        answerChallenge(on: connection, secret: secret, failed: failed) { afterChallenge in
+            printEcho(of: connection, startingWith: afterChallenge, expectingSome: !lines.isEmpty, failed: failed)
+            send()
         }
     }
 
@@ -76,7 +97,7 @@ struct ExchangeClient {
     /// Prints everything the server sends until its EOF. With `expectingSome`, an EOF before any byte
     /// means the server refused the client's answer to its challenge.
     private func printEcho(
-        of connection: StreamConnection, startingWith first: [UInt8] = [], expectingSome: Bool = false,
+        of connection: some ByteStream, startingWith first: [UInt8] = [], expectingSome: Bool = false,
         failed: @escaping (DemoFailure) -> Void
     ) {
         var received = first.count
@@ -89,10 +110,11 @@ struct ExchangeClient {
             case .failure(let error):
                 // A server that refuses the answer closes; if our message had already reached it, unread,
                 // its kernel answers with a reset instead of a FIN. Either way, before any echo: refused.
-                if expectingSome && received == 0 && (error == .eof || error == .connectionReset) {
+                let error = error as any Error
+                if expectingSome && received == 0 && (error.isEndOfStream || error.isAbruptDeparture) {
                     failed(DemoFailure(message: "authentication failed: the server closed the connection",
                                        exitCode: DemoFailure.remoteRefused))
-                } else if error != .eof {
+                } else if !error.isEndOfStream {
                     failed(.network(error))
                 }
                 connection.close()
@@ -103,7 +125,7 @@ struct ExchangeClient {
     /// Reads the server's 32-byte challenge (waiting at most `timeout`), answers it, and passes on
     /// whatever came after the challenge.
     private func answerChallenge(
-        on connection: StreamConnection, secret: String, failed: @escaping (DemoFailure) -> Void,
+        on connection: some ByteStream, secret: String, failed: @escaping (DemoFailure) -> Void,
         then: @escaping ([UInt8]) -> Void
     ) {
         var challenge: [UInt8] = []

@@ -4,17 +4,21 @@ import ArgumentParser
 import Glibc
 import Histogram
 import UVNet
+import UVNetTLS
 
 struct Load: ParsableCommand, Exemplified {
     static let examples = [
         "uvdemo load --port 9000 --duration 5",
         "uvdemo load --udp --port 9000 --connections 4 --json",
+        "uvdemo load --tls --cacert ca.pem --host localhost --port 9443 --size 16384",
     ]
 
     static let configuration = CommandConfiguration(
         abstract: "Load-test an echo server: ping-pong messages, check every byte, report rate and latency.",
         discussion: """
-            Exit 0 when every byte matched and no connection failed, 1 otherwise.
+            Exit 0 when every byte matched and no connection failed, 1 otherwise. With --tls each \
+            connection makes its handshake (verifying the server as echo-client --tls does) before the \
+            clock starts counting its messages.
             """)
 
     @Option(help: "Echo server address.") var host = "127.0.0.1"
@@ -25,12 +29,16 @@ struct Load: ParsableCommand, Exemplified {
     @Option(help: "Messages in flight per connection.") var depth = 1
     @Flag(help: "Use UDP datagrams (an 8-byte sequence number, then the pattern).") var udp = false
     @Flag(help: "Print the result as JSON.") var json = false
+    @Flag(help: "Speak TLS to the server (see echo-server --tls-cert).") var tls = false
+    @OptionGroup var trust: TLSClientOptions
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("port \(port) is not in 0...65535") }
         guard (1...10_000).contains(connections) else { throw ValidationError("--connections must be in 1...10000") }
         guard (1...64).contains(depth) else { throw ValidationError("--depth must be in 1...64") }
         guard duration > 0, duration <= 3600 else { throw ValidationError("--duration must be in (0, 3600] seconds") }
+        guard !(tls && udp) else { throw ValidationError("--tls is for TCP, not --udp") }
+        guard tls || (trust.cacert == nil && !trust.insecure) else { throw ValidationError("--cacert and --insecure go with --tls") }
         let smallest = udp ? LoadPattern.sequenceLength + 1 : 1
         let largest = udp ? UDPSocket.maximumPayload : 64 << 20
         guard (smallest...largest).contains(size) else { throw ValidationError("--size must be in \(smallest)...\(largest)") }
@@ -43,12 +51,12 @@ struct Load: ParsableCommand, Exemplified {
         if udp {
             UDPLoad.start(run, host: host, port: port, sockets: connections)
         } else {
-            TCPLoad.start(run, host: host, port: port, connections: connections)
+            TCPLoad.start(run, host: host, port: port, connections: connections, tls: tls ? try trust.context() : nil)
         }
         try run.start(progress: console.showsProgress)
         loop.run()
         try loop.close()
-        let report = run.report(connections: connections, udp: udp)
+        let report = run.report(connections: connections, protocolName: udp ? "udp" : tls ? "tls" : "tcp")
         console.write((json ? report.json : report.text) + "\n")
         if let failure = run.failure {
             throw DemoFailure(message: failure, exitCode: DemoFailure.remoteRefused)
@@ -169,7 +177,8 @@ final class LoadRun {
         let json: String
     }
 
-    func report(connections: Int, udp: Bool) -> Report {
+    /// `protocolName`: udp, tcp or tls.
+    func report(connections: Int, protocolName: String) -> Report {
         let elapsed = (stopped ?? clock.now) - started
         let seconds = elapsed.seconds
         let rate = Double(messages) / seconds
@@ -177,13 +186,13 @@ final class LoadRun {
         func micros(_ percentile: Double) -> Double { Double(latency.valueAtPercentile(percentile)) / 1000 }
         let maximum = Double(latency.max) / 1000
         let text = """
-            \(udp ? "udp" : "tcp") \(connections) x \(pattern.size) B, depth \(depth), \(fixed(seconds)) s: \
+            \(protocolName) \(connections) x \(pattern.size) B, depth \(depth), \(fixed(seconds)) s: \
             \(fixed(rate, digits: 0)) msgs/s, \(fixed(mebibytes)) MiB/s, latency p50 \(fixed(micros(50))) µs \
             p90 \(fixed(micros(90))) µs p99 \(fixed(micros(99))) µs max \(fixed(maximum)) µs, \
             \(errors) errors, \(mismatches) mismatches
             """
         let json = """
-            {"protocol":"\(udp ? "udp" : "tcp")","connections":\(connections),"size":\(pattern.size),\
+            {"protocol":"\(protocolName)","connections":\(connections),"size":\(pattern.size),\
             "depth":\(depth),"seconds":\(seconds),"messages":\(messages),"messages_per_second":\(rate),\
             "mib_per_second":\(mebibytes),"latency_us":{"p50":\(micros(50)),"p90":\(micros(90)),\
             "p99":\(micros(99)),"max":\(maximum)},"errors":\(errors),"mismatches":\(mismatches)}

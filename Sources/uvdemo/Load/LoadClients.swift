@@ -1,46 +1,63 @@
-// The load generator's two kinds of client: TCP connections and UDP sockets, each keeping `depth`
-// messages in flight and checking every byte that comes back.
+// The load generator's two kinds of client: TCP connections (TLS on them if asked) and UDP sockets,
+// each keeping `depth` messages in flight and checking every byte that comes back.
 import Glibc
 import UVNet
+import UVNetTLS
 
 enum TCPLoad {
-    static func start(_ run: LoadRun, host: String, port: Int, connections: Int) {
+    /// With `tls`, each connection makes its handshake (verifying the server for `host`) before its
+    /// first message.
+    static func start(_ run: LoadRun, host: String, port: Int, connections: Int, tls: TLSContext?) {
         for id in 0..<connections {
             TCPConnection.connect(host: host, port: port, on: run.loop) { connected in
+                let transport: TCPConnection
                 switch connected {
-                case .success(let connection): TCPLoadConnection(run: run, connection: connection, id: id).start()
-                case .failure(let error): run.fail("\(error)")
+                case .success(let connection): transport = connection
+                case .failure(let error): return run.fail("\(error)")
+                }
+                try? transport.setNoDelay(true)
+                guard let tls else { return StreamLoadConnection(run: run, connection: transport, id: id).start() }
+                do {
+                    let connection = try TLSConnection(over: transport, context: tls, serverName: host)
+                    connection.handshake { result in
+                        switch result {
+                        case .success: StreamLoadConnection(run: run, connection: connection, id: id).start()
+                        case .failure(let error): run.fail("\(error)")
+                        }
+                    }
+                } catch {
+                    transport.close()
+                    run.fail("\(error)")
                 }
             }
         }
     }
 }
 
-/// One TCP connection under load. Echoed bytes come back as one stream: message after message, each
+/// One connection under load. Echoed bytes come back as one stream: message after message, each
 /// compared with the pattern window it was sent from.
-final class TCPLoadConnection {
+final class StreamLoadConnection<Connection: ByteStream> {
     private let run: LoadRun
-    private let connection: TCPConnection
+    private let connection: Connection
     private let id: Int
     private var sent = 0
     private var received = 0
     private var receivedOfCurrent = 0
     private var sentAt: [ContinuousClock.Instant] = []
 
-    init(run: LoadRun, connection: TCPConnection, id: Int) {
+    init(run: LoadRun, connection: Connection, id: Int) {
         self.run = run
         self.connection = connection
         self.id = id
     }
 
     func start() {
-        try? connection.setNoDelay(true)
         run.whenDone(stop: {}, end: { [connection] in connection.close() })
         connection.startReading { [self] chunk in
             switch chunk {
             case .success(let bytes): check(bytes)
             case .failure(let error):
-                if !run.isStopping || error != .eof { run.fail("\(error)") }
+                if !run.isStopping || !(error as any Error).isEndOfStream { run.fail("\(error)") }
                 connection.close()
             }
         }

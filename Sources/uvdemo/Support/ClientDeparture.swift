@@ -10,4 +10,7 @@ extension Error {
         if let error = self as? TLSError { return error.reason == .truncated }
         return false
     }
+
+    /// The peer ended the stream cleanly (a FIN, or TLS's close_notify).
+    var isEndOfStream: Bool { (self as? UVError) == .eof }
 }

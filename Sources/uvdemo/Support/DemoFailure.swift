@@ -26,22 +26,18 @@ struct DemoFailure: Error {
         DemoFailure(message: message, exitCode: badUsage)
     }
 
-    /// The exit code a network error deserves: 1 when the peer refused, 2 for an unknown service name
-    /// or a socket path too long (bad input), 3 otherwise.
-    static func network(_ error: UVError) -> DemoFailure {
-        let code =
+    /// The exit code a network error deserves: 1 when the peer refused, 2 for an unknown service name,
+    /// a socket path too long or a TLS file that cannot be used (bad input), 3 otherwise (a refused
+    /// certificate, a failed handshake or a truncated TLS stream among them).
+    static func network(_ error: any Error) -> DemoFailure {
+        let code: Int32 =
             switch error {
-            case .connectionRefused: remoteRefused
-            case .serviceNotFound, .nameTooLong: badUsage
+            case let error as UVError where error == .connectionRefused: remoteRefused
+            case let error as UVError where error == .serviceNotFound || error == .nameTooLong: badUsage
+            case let error as TLSError where error.reason == .configuration: badUsage
             default: networkFailure
             }
         return DemoFailure(message: "\(error)", exitCode: code)
-    }
-
-    /// A TLS failure: a certificate or key file that cannot be used is bad input (2); a refused
-    /// certificate, a failed handshake or a truncated stream is a network failure (3).
-    static func tls(_ error: TLSError) -> DemoFailure {
-        DemoFailure(message: "\(error)", exitCode: error.reason == .configuration ? badUsage : networkFailure)
     }
 
     /// The failure a system call left in errno, named as every UVNet error is:

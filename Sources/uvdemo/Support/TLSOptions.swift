@@ -21,7 +21,7 @@ struct TLSServerOptions: ParsableArguments {
         do {
             return try TLSContext(.server(certificateChain: certificate, privateKey: key, applicationProtocols: applicationProtocols))
         } catch {
-            throw .tls(error)
+            throw .network(error)
         }
     }
 
@@ -51,7 +51,7 @@ struct TLSClientOptions: ParsableArguments {
         do {
             return try TLSContext(configuration(applicationProtocols: applicationProtocols))
         } catch {
-            throw .tls(error)
+            throw .network(error)
         }
     }
 }

@@ -29,11 +29,13 @@ struct Tour: ParsableCommand, Exemplified {
     func run() throws {
         let root = try TemporaryDirectory()
         let download = try TourDownload(in: root.path)
+        let certificates = try TourCertificates(in: root.path, host: host)
         let loop = try Loop()
         let (host, loadDuration, directory) = (host, loadDuration, root.path)
         let (table, failures, count) = try loop.run {
             var tour = TourChecks(loop: loop)
-            try await TourRoute(tour: &tour, host: host, root: directory, download: download, loadDuration: loadDuration)
+            try await TourRoute(
+                tour: &tour, host: host, root: directory, download: download, certificates: certificates, loadDuration: loadDuration)
             await tour.stopServers()
             return (tour.table(), tour.failures, tour.count)
         }
@@ -47,7 +49,8 @@ struct Tour: ParsableCommand, Exemplified {
 
 /// The checks, in the order the table shows them.
 private func TourRoute(
-    tour: inout TourChecks, host: String, root: String, download: TourDownload, loadDuration: Double
+    tour: inout TourChecks, host: String, root: String, download: TourDownload, certificates: TourCertificates,
+    loadDuration: Double
 ) async throws {
     let secret = "tour-secret"
     let listen = ["--host", host, "--port", "0"]
@@ -60,6 +63,9 @@ private func TourRoute(
     let unixEcho = await tour.start("echo-server --unix", ["echo-server", "--unix", root + "/echo.sock", "--mode", "0600"])
     let forkingEcho = await tour.start("echo-server --processes 2", ["echo-server", "--processes", "2"] + listen)
     let files = await tour.start("serve", ["serve", "--root", root] + listen)
+    let tlsEcho = await tour.start("echo-server --tls-cert", ["echo-server"] + certificates.serverArguments + listen)
+    let secureFiles = await tour.start("serve --tls-cert", ["serve", "--root", root] + certificates.serverArguments + listen)
+    let trust = ["--cacert", certificates.authority]
     let year = String(Calendar.year())
     let lines = ["one", "two", "three"]
     let echoed = "one\ntwo\nthree\n"
@@ -77,6 +83,12 @@ private func TourRoute(
     }
     await tour.check("echo (2 processes)", "3 lines, served by a worker process", server: forkingEcho) { port in
         try expect(await tourist.client(["echo-client", "--host", host, "--port", port] + lines), echoed)
+    }
+    await tour.check("echo (tls)", "3 lines over TLS, the server verified", server: tlsEcho) { port in
+        try expect(await tourist.client(["echo-client", "--tls", "--host", host, "--port", port] + trust + lines), echoed)
+    }
+    await tour.check("echo (tls)", "an unknown CA is refused (exit 3)", server: tlsEcho) { port in
+        _ = try await tourist.client(["echo-client", "--tls", "--host", host, "--port", port, "hi"], expecting: 3)
     }
     await tour.check("echo (udp)", "3 datagrams come back as sent", server: udpEcho) { port in
         try expect(await tourist.client(["echo-client", "--udp", "--host", host, "--port", port] + lines), echoed)
@@ -111,6 +123,11 @@ private func TourRoute(
     }
     await tour.check("serve + fetch", "a directory redirects to its index.html", server: files) { port in
         try expect(await tourist.client(["fetch", "http://\(web):\(port)/pages"]), TourDownload.indexPage)
+    }
+    await tour.check("https", "8 MiB over TLS, SHA-256 verified", server: secureFiles) { port in
+        let saved = root + "/fetched-over-tls.bin"
+        try expect(await tourist.client(["fetch", "https://\(web):\(port)/\(download.name)", "-o", saved] + trust), "")
+        guard try TourDownload.digest(of: saved) == download.digest else { throw TourFailure("SHA-256 differs") }
     }
     if loadDuration > 0 {
         await tour.measure("load", "\(fixed(loadDuration)) s of ping-pong, every byte checked", server: echo) { port in

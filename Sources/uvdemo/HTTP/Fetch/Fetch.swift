@@ -1,5 +1,6 @@
 // The seeds' URL fetchers (a raw GET with a half-close, and urlretrieve) as a tool people keep: an
-// HTTP/1.x client on UVNet with curl's everyday flags (-o, -O, -C -, --retry, -H, -X HEAD, --max-time, -s).
+// HTTP/1.x client on UVNet, https:// included, with curl's everyday flags (-o, -O, -C -, --retry, -H,
+// -X HEAD, --max-time, -s, --cacert, -k).
 import ArgumentParser
 import Glibc
 import UVNet
@@ -8,10 +9,11 @@ struct Fetch: ParsableCommand, Exemplified {
     static let examples = [
         "uvdemo fetch http://localhost:8080/README.md",
         "uvdemo fetch -O -C - --retry 3 http://localhost:8080/big.iso",
+        "uvdemo fetch --cacert ca.pem https://localhost:8443/README.md",
     ]
 
     static let configuration = CommandConfiguration(
-        abstract: "Fetch an http:// URL: the body to stdout, or saved to a file.",
+        abstract: "Fetch an http:// or https:// URL: the body to stdout, or saved to a file.",
         discussion: """
             Exit codes: 0 for a 2xx response; 1 for an HTTP error status (the body is shown or saved only \
             with --include); 2 for a bad URL or usage; 3 for a network or protocol failure. With -o or -O \
@@ -19,10 +21,12 @@ struct Fetch: ParsableCommand, Exemplified {
             goes straight into FILE, resuming where a partial FILE ends (a server that ignores the range \
             sends everything, and FILE starts over). --retry tries again after connect failures, timeouts, \
             408, 429 and 5xx (never other 4xx), waiting --retry-delay, then twice as long each time, or what \
-            Retry-After says.
+            Retry-After says. https:// verifies the server's certificate against the system's trust store \
+            (or --cacert) and its host name; a server that ends the connection without TLS's close_notify \
+            before the body's end is a failure (exit 3), never a short file.
             """)
 
-    @Argument(help: "The http:// URL to fetch.") var url: String
+    @Argument(help: "The http:// or https:// URL to fetch.") var url: String
     @Option(name: [.short, .customLong("output")], help: "Save the body to FILE instead of printing it.")
     var output: String?
     @Flag(name: [.customShort("O"), .customLong("remote-name")], help: "Save under the URL's last path segment.")
@@ -46,6 +50,7 @@ struct Fetch: ParsableCommand, Exemplified {
     @Flag(name: .shortAndLong, help: "No progress bar and no error line (the exit code still tells).") var silent = false
     @Flag(name: [.customShort("S"), .customLong("show-error")], help: "With -s, still print the error line.")
     var showError = false
+    @OptionGroup var tls: TLSClientOptions
 
     func validate() throws {
         guard timeout > 0, timeout <= 3600 else { throw ValidationError("--timeout must be in (0, 3600] seconds") }
@@ -77,7 +82,7 @@ struct Fetch: ParsableCommand, Exemplified {
                 timeout: .seconds(timeout), maxRedirects: maxRedirects, version: http1_0 ? .http1_0 : .http1_1,
                 method: method, headers: try headers.map { try HeaderField(parsing: $0) }, include: include || method == "HEAD",
                 verbose: verbose && !silent, retries: retry, retryDelay: .seconds(retryDelay)),
-            console: console)
+            tls: try tls.context(applicationProtocols: ["http/1.1"]), console: console)
         let target: ResponseDestination.Target = path.map { isResuming ? .resumableFile($0) : .file($0) } ?? .standardOutput
         do {
             try FetchRun.run(client, start, into: target, maxTime: maxTime.map { .seconds($0) })

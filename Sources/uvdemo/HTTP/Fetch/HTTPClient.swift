@@ -3,6 +3,7 @@
 // line naming the host and what failed.
 import Glibc
 import UVNet
+import UVNetTLS
 
 struct HTTPClient: Sendable {
     enum Version: Sendable {
@@ -30,6 +31,8 @@ struct HTTPClient: Sendable {
     static let longestRetryWait: Duration = .seconds(600)
 
     let options: Options
+    /// Whom https:// servers must prove to be (ALPN http/1.1).
+    let tls: TLSContext
     let console: Console
 
     /// A failure that may pass: tried again after `wait` (nil: the backoff's own) while retries remain.
@@ -82,9 +85,9 @@ struct HTTPClient: Sendable {
     private func exchange(
         _ url: HTTPURL, into destination: ResponseDestination, canRetry: Bool, on loop: Loop
     ) async throws -> String? {
-        let connection: TCPConnection
+        let transport: TCPConnection
         do {
-            connection = try await TCPConnection.connect(host: url.host, port: url.port, on: loop, timeout: options.timeout)
+            transport = try await TCPConnection.connect(host: url.host, port: url.port, on: loop, timeout: options.timeout)
         } catch let error as UVError {
             // The error names the operation and the address already: "connect to 127.0.0.1:80: …".
             let failure = DemoFailure(message: "\(error)", exitCode: DemoFailure.networkFailure)
@@ -92,8 +95,26 @@ struct HTTPClient: Sendable {
             if error == .hostNotFound || error == .serviceNotFound { throw failure }
             throw Transient(failure: failure, wait: nil)
         }
+        if options.verbose { console.log("connected to \((try? transport.remoteAddress)?.description ?? url.hostHeader)") }
+        guard url.isSecure else { return try await exchange(url, over: transport, into: destination, canRetry: canRetry) }
+        let connection: TLSConnection
         do {
-            if options.verbose { console.log("connected to \((try? connection.remoteAddress)?.description ?? url.hostHeader)") }
+            connection = try await TLSConnection.secure(transport, serverName: url.host, context: tls)
+        } catch let error as TLSError {
+            // "TLS handshake with example.com: certificate has expired": a certificate stays as it is,
+            // but a server too busy to finish the handshake may not be.
+            let failure = DemoFailure(message: "\(error)", exitCode: DemoFailure.networkFailure)
+            throw error.reason == .handshakeTimedOut ? Transient(failure: failure, wait: nil) : failure
+        }
+        if options.verbose { console.log("TLS: \(connection.protocolVersion), \(connection.cipherSuite ?? "?")") }
+        return try await exchange(url, over: connection, into: destination, canRetry: canRetry)
+    }
+
+    /// The exchange over a connected stream, plain or TLS: closed (close_notify first) however it ends.
+    private func exchange<Connection: ByteStream>(
+        _ url: HTTPURL, over connection: Connection, into destination: ResponseDestination, canRetry: Bool
+    ) async throws -> String? {
+        do {
             let location = try await request(url, on: connection, into: destination, canRetry: canRetry)
             await connection.close()
             return location
@@ -105,13 +126,14 @@ struct HTTPClient: Sendable {
             case let error as UVError where error == .timedOut:
                 throw Transient(failure: failure(url, "no data for \(options.timeout)"), wait: nil)
             case let error as UVError: throw failure(url, "\(error)")
+            case let error as TLSError: throw failure(url, error.detail)
             default: throw error
             }
         }
     }
 
-    private func request(
-        _ url: HTTPURL, on connection: TCPConnection, into destination: ResponseDestination, canRetry: Bool
+    private func request<Connection: ByteStream>(
+        _ url: HTTPURL, on connection: Connection, into destination: ResponseDestination, canRetry: Bool
     ) async throws -> String? {
         let request = requestHead(for: url, resumingAt: destination.resumeOffset)
         if options.verbose {

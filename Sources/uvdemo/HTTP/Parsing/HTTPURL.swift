@@ -1,8 +1,9 @@
-// An http:// URL, checked strictly before anything is sent: what fetch accepts on its command line
+// An http:// or https:// URL, checked strictly before anything is sent: what fetch accepts on its command line
 // and in a redirect's Location.
 import Glibc
 
-/// An absolute `http://` URL: host, port, and the path and query to request (the fragment dropped).
+/// An absolute `http://` or `https://` URL: host, port, and the path and query to request (the
+/// fragment dropped).
 struct HTTPURL: Equatable, CustomStringConvertible {
     enum Failure: Error, Equatable, CustomStringConvertible {
         case invalid(url: String, reason: String)
@@ -11,12 +12,14 @@ struct HTTPURL: Equatable, CustomStringConvertible {
         var description: String {
             switch self {
             case .invalid(let url, let reason): "invalid URL '\(url)': \(reason)"
-            case .unsupportedScheme(let url, "https"): "'\(url)': https:// is not supported yet (use http://)"
-            case .unsupportedScheme(let url, let scheme): "'\(url)': the \(scheme):// scheme is not supported (use http://)"
+            case .unsupportedScheme(let url, let scheme):
+                "'\(url)': the \(scheme):// scheme is not supported (use http:// or https://)"
             }
         }
     }
 
+    /// https: the exchange runs over TLS, the server's certificate verified for `host`.
+    let isSecure: Bool
     /// A name or an IPv4 address, or an IPv6 address without its brackets.
     let host: String
     let port: Int
@@ -25,13 +28,19 @@ struct HTTPURL: Equatable, CustomStringConvertible {
 
     var isIPv6: Bool { host.contains(":") }
 
-    /// What the `Host` header carries: the host (bracketed when IPv6), and the port unless it is 80.
+    var scheme: String { isSecure ? "https" : "http" }
+
+    /// The port a URL of this scheme means when it names none.
+    var defaultPort: Int { isSecure ? 443 : 80 }
+
+    /// What the `Host` header carries: the host (bracketed when IPv6), and the port unless it is the
+    /// scheme's default.
     var hostHeader: String {
         let host = isIPv6 ? "[\(host)]" : host
-        return port == 80 ? host : "\(host):\(port)"
+        return port == defaultPort ? host : "\(host):\(port)"
     }
 
-    var description: String { "http://\(hostHeader)\(pathAndQuery)" }
+    var description: String { "\(scheme)://\(hostHeader)\(pathAndQuery)" }
 
     init(_ text: String) throws(Failure) {
         func invalid(_ reason: String) -> Failure { .invalid(url: printable(text.utf8, limit: 200), reason: reason) }
@@ -39,11 +48,11 @@ struct HTTPURL: Equatable, CustomStringConvertible {
         guard text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw invalid("it contains a space, a control character or a non-ASCII character")
         }
-        guard let separator = text.firstRange(of: "://") else { throw invalid("it is not an absolute http:// URL") }
+        guard let separator = text.firstRange(of: "://") else { throw invalid("it is not an absolute http:// or https:// URL") }
         let scheme = text[..<separator.lowerBound].lowercased()
-        guard scheme == "http" else {
+        guard scheme == "http" || scheme == "https" else {
             guard !scheme.isEmpty, scheme.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }) else {
-                throw invalid("it is not an absolute http:// URL")
+                throw invalid("it is not an absolute http:// or https:// URL")
             }
             throw .unsupportedScheme(url: text, scheme: scheme)
         }
@@ -74,7 +83,8 @@ struct HTTPURL: Equatable, CustomStringConvertible {
         }
         guard !hostPart.isEmpty else { throw invalid("the host is empty") }
 
-        var port = 80
+        isSecure = scheme == "https"
+        var port = isSecure ? 443 : 80
         if let portPart, !portPart.isEmpty {
             guard portPart.count <= 5, portPart.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(portPart),
                 (1...65535).contains(number)
@@ -86,7 +96,8 @@ struct HTTPURL: Equatable, CustomStringConvertible {
         pathAndQuery = rest.isEmpty ? "/" : rest.hasPrefix("?") ? "/" + rest : String(rest)
     }
 
-    private init(host: String, port: Int, pathAndQuery: String) {
+    private init(isSecure: Bool, host: String, port: Int, pathAndQuery: String) {
+        self.isSecure = isSecure
         self.host = host
         self.port = port
         self.pathAndQuery = pathAndQuery
@@ -104,7 +115,7 @@ struct HTTPURL: Equatable, CustomStringConvertible {
         {
             return try HTTPURL(reference)
         }
-        if reference.hasPrefix("//") { return try HTTPURL("http:" + reference) }
+        if reference.hasPrefix("//") { return try HTTPURL("\(scheme):" + reference) }
         let path = pathAndQuery.prefix { $0 != "?" }
         let resolved: String
         if reference.isEmpty {
@@ -117,7 +128,7 @@ struct HTTPURL: Equatable, CustomStringConvertible {
             let directory = path[...(path.lastIndex(of: "/") ?? path.startIndex)]
             resolved = Self.removingDotSegments(directory + reference)
         }
-        return HTTPURL(host: host, port: port, pathAndQuery: resolved)
+        return HTTPURL(isSecure: isSecure, host: host, port: port, pathAndQuery: resolved)
     }
 
     /// `pathAndQuery` with its `.` and `..` segments applied (RFC 3986 §5.2.4); the query is kept as is.

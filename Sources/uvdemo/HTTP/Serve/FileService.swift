@@ -13,11 +13,11 @@ struct FileService: Sendable {
     let verbose: Bool
     let console: Console
 
-    /// Answers every connection `listener` accepts, each in a task of its own that closes it after,
-    /// until the listener is closed and every connection has ended.
-    func serve(_ listener: TCPListener, _ open: OpenConnections) async {
+    /// Answers every connection `source` hands out (TCP, or TLS over it), each in a task of its own that
+    /// closes it after, until the source is closed and every connection has ended.
+    func serve(_ source: some ConnectionSource, _ open: OpenConnections) async {
         do {
-            try await listener.serve(onError: { error, _ in report(error) }) { connection in
+            try await source.serve(onError: { error, _ in report(error) }) { connection in
                 open.add(connection)
                 defer { open.remove(connection) }
                 try await answerRequests(on: connection)
@@ -27,13 +27,15 @@ struct FileService: Sendable {
         }
     }
 
-    /// A client that resets or goes quiet is that client's business: nothing to report.
+    /// A client that resets, goes quiet, or leaves TLS without close_notify is that client's business:
+    /// nothing to report.
     private func report(_ error: any Error) {
-        if let error = error as? UVError, [.connectionReset, .brokenPipe, .timedOut].contains(error) { return }
+        if error.isAbruptDeparture { return }
+        if let error = error as? UVError, [.brokenPipe, .timedOut].contains(error) { return }
         console.error("\(error)")
     }
 
-    private func answerRequests(on connection: TCPConnection) async throws {
+    private func answerRequests(on connection: some ByteStream) async throws {
         var reader = HTTPRequestReader()
         var buffer: [UInt8] = []
         var input = connection.inbound(idleTimeout: Self.idleTimeout).makeAsyncIterator()
@@ -56,7 +58,7 @@ struct FileService: Sendable {
     }
 
     /// Sends the response to `request`; returns whether the connection stays open for another.
-    private func answer(_ request: HTTPRequestHead, on connection: TCPConnection) async throws -> Bool {
+    private func answer(_ request: HTTPRequestHead, on connection: some ByteStream) async throws -> Bool {
         let keepAlive = request.wantsKeepAlive
         let status: HTTPStatus
         var fields: [(String, String)] = []
@@ -90,7 +92,7 @@ struct FileService: Sendable {
 
     /// Sends the file, whole (200) or the one range asked for (206), or says the range is past its end (416).
     private func sendFile(
-        _ path: String, range: String?, keepAlive: Bool, withBody: Bool, on connection: TCPConnection
+        _ path: String, range: String?, keepAlive: Bool, withBody: Bool, on connection: some ByteStream
     ) async throws -> Bool {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
@@ -130,7 +132,7 @@ struct FileService: Sendable {
             guard read > 0 else {
                 // The file shrank under us: the promised length cannot be kept, so the connection ends.
                 console.error(read < 0 ? "\(UVError(-errno, operation: "read", target: path))" : "\(path): shorter than its size")
-                connection.closeWithReset()
+                connection.abort()
                 return false
             }
             offset += read
@@ -148,7 +150,7 @@ struct FileService: Sendable {
 
     /// A response with a short text body saying what the status means.
     private func send(
-        _ status: HTTPStatus, fields: [(String, String)] = [], keepAlive: Bool, withBody: Bool = true, on connection: TCPConnection
+        _ status: HTTPStatus, fields: [(String, String)] = [], keepAlive: Bool, withBody: Bool = true, on connection: some ByteStream
     ) async throws {
         let body = "\(status.code) \(status.reason)\n"
         let head = Self.head(
@@ -162,5 +164,13 @@ struct FileService: Sendable {
         for (name, value) in fields { head += "\(name): \(value)\r\n" }
         head += keepAlive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n"
         return head
+    }
+}
+
+extension ByteStream {
+    /// Ends the connection so that the client cannot mistake what it got for a whole response: TCP with
+    /// an RST; any other stream closes (the Content-Length sent, and not met, tells the client).
+    fileprivate func abort() {
+        if let tcp = self as? TCPConnection { tcp.closeWithReset() } else { close() }
     }
 }
