@@ -59,7 +59,8 @@ let package = Package(
         ),
         .testTarget(
             name: "uvdemoTests",
-            dependencies: ["uvdemo"],
+            // UVNetTLS makes the certificates the TLS tests serve, at run time.
+            dependencies: ["uvdemo", "UVNetTLS"],
             // The libFuzzer entry and its seed corpus are built only by scripts/fuzz.
             exclude: ["Fuzz"]
         ),

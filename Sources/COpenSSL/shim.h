@@ -62,6 +62,9 @@ static inline int cssl_error_library(unsigned long code) {
     return ERR_GET_LIB(code);
 }
 
+/// How many chars the buffer of cssl_verify_keeping_names holds.
+#define CSSL_NAMES_CAPACITY 512
+
 /// The names a certificate is for, for error messages: its DNS and IP subject alternative names,
 /// else its common name, joined by ", " into `out` (always NUL-terminated, cut short if it must be).
 static inline void cssl_certificate_names(X509 *certificate, char *out, size_t size) {
@@ -93,6 +96,20 @@ static inline void cssl_certificate_names(X509 *certificate, char *out, size_t s
     if (used == 0) {
         X509_NAME_get_text_by_NID(X509_get_subject_name(certificate), NID_commonName, out, (int)size);
     }
+}
+
+/// The verify callback of a client context: verification goes on as OpenSSL decides, but when the
+/// host check fails, the certificate's names are written to the buffer of `capacity` chars in the
+/// connection's ex_data slot 0, since OpenSSL drops a certificate that failed verification.
+static inline int cssl_verify_keeping_names(int ok, X509_STORE_CTX *store) {
+    int error = X509_STORE_CTX_get_error(store);
+    if (!ok && (error == X509_V_ERR_HOSTNAME_MISMATCH || error == X509_V_ERR_IP_ADDRESS_MISMATCH)) {
+        SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+        char *names = ssl ? SSL_get_ex_data(ssl, 0) : NULL;
+        X509 *certificate = X509_STORE_CTX_get_current_cert(store);
+        if (names && certificate) cssl_certificate_names(certificate, names, CSSL_NAMES_CAPACITY);
+    }
+    return ok;
 }
 
 /// A new P-256 key (EVP_EC_gen is a variadic macro).

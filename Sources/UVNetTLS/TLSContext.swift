@@ -25,13 +25,8 @@ public final class TLSContext: @unchecked Sendable {  // immutable after init; O
         let method = configuration.role == .client ? TLS_client_method() : TLS_server_method()
         raw = try openSSLMade(SSL_CTX_new(method), "create TLS context")
         protocolList = TLSContext.wireFormat(configuration.applicationProtocols)
-        do throws(TLSError) {
-            try configure()
-        } catch {
-            SSL_CTX_free(raw)
-            protocolList.deallocate()
-            throw error
-        }
+        // Every stored property is set: if this throws, deinit frees them.
+        try configure()
     }
 
     deinit {
@@ -50,7 +45,7 @@ public final class TLSContext: @unchecked Sendable {  // immutable after init; O
         case .client:
             if configuration.verification == .full {
                 try loadTrustRoots()
-                SSL_CTX_set_verify(raw, SSL_VERIFY_PEER, nil)
+                SSL_CTX_set_verify(raw, SSL_VERIFY_PEER, cssl_verify_keeping_names)
             } else {
                 SSL_CTX_set_verify(raw, SSL_VERIFY_NONE, nil)
             }

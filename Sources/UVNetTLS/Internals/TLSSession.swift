@@ -40,22 +40,28 @@ final class TLSSession {
         SSL_set_bio(ssl, fromNetwork, toNetwork)
         self.fromNetwork = fromNetwork
         self.toNetwork = toNetwork
-        do throws(TLSError) {
-            if context.configuration.role == .client {
-                SSL_set_connect_state(ssl)
-                if let serverName { try expect(serverName) }
-            } else {
-                SSL_set_accept_state(ssl)
-            }
-        } catch {
-            SSL_free(ssl)
-            throw error
+        let verifies = context.configuration.role == .client && context.configuration.verification == .full
+        mismatchedNames = verifies ? .allocate(capacity: Int(CSSL_NAMES_CAPACITY)) : nil
+        mismatchedNames?.initialize(to: 0)
+        // The context's verify callback writes here (see cssl_verify_keeping_names).
+        SSL_set_ex_data(ssl, 0, mismatchedNames)
+        // Every stored property is set: if this throws, deinit frees them.
+        if context.configuration.role == .client {
+            SSL_set_connect_state(ssl)
+            if let serverName { try expect(serverName) }
+        } else {
+            SSL_set_accept_state(ssl)
         }
     }
 
     deinit {
         SSL_free(ssl)
+        mismatchedNames?.deallocate()
     }
+
+    /// The names of a certificate that failed the host check: OpenSSL forgets a certificate that
+    /// failed verification, but the error should say whom it is for.
+    private let mismatchedNames: UnsafeMutablePointer<CChar>?
 
     /// A client checks the certificate against `serverName`: a host name (sent as SNI too) or an IP
     /// address (checked against the certificate's IP addresses; SNI carries names only).
@@ -196,11 +202,7 @@ extension TLSSession {
 
     /// The names the peer's certificate is for, for a mismatch message.
     private var peerCertificateNames: String? {
-        guard let certificate = SSL_get0_peer_certificate(ssl) else { return nil }
-        let text = withUnsafeTemporaryAllocation(of: CChar.self, capacity: 512) { names in
-            cssl_certificate_names(certificate, names.baseAddress, names.count)
-            return String(cString: names.baseAddress!)
-        }
+        let text = mismatchedNames.map { String(cString: $0) } ?? ""
         return text.isEmpty ? nil : text
     }
 

@@ -9,12 +9,18 @@ final class Nginx {
     let port: Int
     private let process: Demo
 
-    /// Starts nginx serving `root` (created empty) with `locations` (extra `location` blocks).
-    init(locations: String = "") throws {
+    /// Whether it serves HTTPS.
+    let isSecure: Bool
+
+    /// Starts nginx serving `root` (created empty) with `locations` (extra `location` blocks), over TLS
+    /// with `certificate` (chain and key files) when one is given.
+    init(locations: String = "", certificate: (chain: String, key: String)? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("uvnet-nginx-\(UUID().uuidString)")
         root = directory.appendingPathComponent("root")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         port = try freePort()
+        isSecure = certificate != nil
+        let tls = certificate.map { "ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate \($0.chain); ssl_certificate_key \($0.key);" } ?? ""
         let config = """
             daemon off;
             master_process off;
@@ -28,7 +34,8 @@ final class Nginx {
                 proxy_temp_path \(directory.path)/proxy;
                 fastcgi_temp_path \(directory.path)/fastcgi;
                 server {
-                    listen 127.0.0.1:\(port);
+                    listen 127.0.0.1:\(port)\(isSecure ? " ssl" : "");
+                    \(tls)
                     root \(root.path);
                     \(locations)
                 }
@@ -41,7 +48,7 @@ final class Nginx {
         try waitUntilListening(port: port)
     }
 
-    var url: String { "http://127.0.0.1:\(port)" }
+    var url: String { "\(isSecure ? "https" : "http")://127.0.0.1:\(port)" }
 
     /// Writes a file under the root.
     func write(_ bytes: Data, to path: String) throws {

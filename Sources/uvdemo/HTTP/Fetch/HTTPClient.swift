@@ -106,7 +106,10 @@ struct HTTPClient: Sendable {
             let failure = DemoFailure(message: "\(error)", exitCode: DemoFailure.networkFailure)
             throw error.reason == .handshakeTimedOut ? Transient(failure: failure, wait: nil) : failure
         }
-        if options.verbose { console.log("TLS: \(connection.protocolVersion), \(connection.cipherSuite ?? "?")") }
+        if options.verbose {
+            let alpn = connection.negotiatedProtocol.map { "ALPN \($0)" } ?? "no ALPN"
+            console.log("TLS: \(connection.protocolVersion), \(connection.cipherSuite ?? "?"), \(alpn)")
+        }
         return try await exchange(url, over: connection, into: destination, canRetry: canRetry)
     }
 
