@@ -1,33 +1,9 @@
-// Certificates made at run time for every test that needs them, and the loop harness the UVNet tests use.
+// Certificates made at run time for every test that needs them. (The loop harness, withLoop and
+// friends, is UVNetTests' own, linked into this folder.)
 import Glibc
 import Testing
 import UVNet
 import UVNetTLS
-
-/// Runs `body` with a fresh loop, then closes what is left and checks the loop closed with nothing pending.
-@discardableResult
-func withLoop<Result>(_ body: (Loop) throws -> Result) throws -> Result {
-    let loop = try Loop()
-    let result: Result
-    do {
-        result = try body(loop)
-    } catch {
-        try? loop.close()
-        throw error
-    }
-    #expect(throws: Never.self) { try loop.close() }
-    return result
-}
-
-/// 127.0.0.1 with port 0: the kernel picks a free port.
-var anyLocalPort: SocketAddress {
-    get throws { try SocketAddress(ip: "127.0.0.1", port: 0) }
-}
-
-/// A recognisable byte pattern: a corrupted, dropped or reordered byte shows up in a comparison.
-func pattern(count: Int, seed: Int = 0) -> [UInt8] {
-    (0..<count).map { UInt8(truncatingIfNeeded: ($0 &* 31 &+ seed &* 7) ^ ($0 >> 8)) }
-}
 
 /// A directory of certificates made for one test: a CA, a leaf for localhost/127.0.0.1/::1 it issued,
 /// and whatever else `issue` is asked for. Removed when it goes away.

@@ -1,0 +1,1 @@
+../../UVNetTests/Helpers/LoopHarness.swift
