@@ -47,11 +47,6 @@ static inline long cssl_bio_contents(BIO *bio, char **bytes) {
     return BIO_get_mem_data(bio, bytes);
 }
 
-/// Empties a read-write memory BIO, keeping its buffer for the next bytes.
-static inline int cssl_bio_empty(BIO *bio) {
-    return (int)BIO_reset(bio);
-}
-
 /// The reason part of a packed OpenSSL error code (SSL_R_*, X509_R_*).
 static inline int cssl_error_reason(unsigned long code) {
     return ERR_GET_REASON(code);

@@ -49,6 +49,11 @@ public protocol ByteStream: AnyObject, Sendable {
 
     /// Writes `bytes` and returns once the kernel has them all (see `ByteStream.write(_:timeout:)`).
     func write(_ bytes: [UInt8], timeout: Duration?) async throws
+
+    /// `startReading`, with failures as `any Error`: how `inbound()` reads. A stream implements it
+    /// itself so that the conversion is compiled for its own failure type; the generic default looks
+    /// the types up at run time on every read (some 600 instructions a chunk).
+    @_spi(StreamLayers) func startReadingAnyError(_ handler: @escaping (Result<UnsafeRawBufferPointer, any Error>) -> Void)
 }
 
 /// What `inbound()` keeps for a stream between iterators: the bytes read ahead of the consumer and
@@ -101,14 +106,27 @@ extension ByteStream {
     public func close() {
         close(nil)
     }
+
+    @_spi(StreamLayers) public func startReadingAnyError(_ handler: @escaping (Result<UnsafeRawBufferPointer, any Error>) -> Void) {
+        startReading { handler($0.mapError { $0 }) }
+    }
 }
 
 extension ByteStream {
     /// Writes `bytes`; returns when all of them are handed to the kernel. Throws the write error,
     /// `.timedOut` after `timeout`, or `CancellationError`. A write that times out or is canceled takes
     /// nothing back: what was handed over goes out in order, and the stream stays usable.
-    public func write(_ bytes: [UInt8], timeout: Duration? = nil) async throws {
+    /// (The way every stream can; a stream that can return at once when the kernel takes everything,
+    /// as `StreamConnection` and `TLSConnection` do, has its own.)
+    public func write(_ bytes: [UInt8], timeout: Duration?) async throws {
         try await suspendForWrite(of: bytes, timeout: timeout)
+    }
+
+    /// Writes `bytes` with no time limit (see `write(_:timeout:)`). Through the requirement, so that
+    /// generic code reaches a stream's own fast path: a default argument on the method above would
+    /// bind `write(bytes)` to the slow way for every stream.
+    public func write(_ bytes: [UInt8]) async throws {
+        try await write(bytes, timeout: nil)
     }
 
     /// Writes `bytes` on the loop's thread and waits for the kernel to have them all. A task canceled

@@ -83,7 +83,7 @@ final class InboundQueue: ConsumerQueue<[UInt8]>, @unchecked Sendable {  // Cons
     init<Stream: ByteStream>(stream: Stream) {
         resumeStream = { [weak stream] handler in
             guard let stream else { return false }
-            stream.startReading { handler($0.mapError { $0 }) }
+            stream.startReadingAnyError(handler)
             return true
         }
         pauseStream = { [weak stream] in stream?.stopReading() }

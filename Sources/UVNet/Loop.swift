@@ -52,6 +52,9 @@ public final class Loop: @unchecked Sendable {  // its mutable state is touched 
     /// Allocated when the first UDP socket on this loop receives.
     @exclusivity(unchecked)
     private var datagramStorage: UnsafeMutableRawPointer?
+    /// Allocated when a layer first asks for `stagingBuffer`.
+    @exclusivity(unchecked)
+    private var stagingStorage: UnsafeMutableRawPointer?
     /// Work from Swift concurrency and other threads; see `LoopExecutor.swift`.
     let jobs: JobQueue
     /// Tasks suspended on this loop, failed by `close()` if still waiting.
@@ -106,6 +109,7 @@ public final class Loop: @unchecked Sendable {  // its mutable state is touched 
         raw.deallocate()
         readBuffer.deallocate()
         datagramStorage?.deallocate()
+        stagingStorage?.deallocate()
     }
 
     /// Runs the loop. Returns true when there is still work (after `stop()` or in `.once`/`.noWait` mode).
@@ -252,6 +256,18 @@ public final class Loop: @unchecked Sendable {  // its mutable state is touched 
 
     /// The loop's UDP batch buffer, found from a C loop pointer without retaining the loop.
     @inline(__always)
+    /// Size of `stagingBuffer`.
+    @_spi(StreamLayers) public static let stagingBufferSize = 64 * 1024
+
+    /// Scratch space for a layer staging bytes on their way to a stream's `write` (TLS drains its
+    /// ciphertext here), on the loop's thread only. Free again once that `write` returns: a stream
+    /// copies what the kernel does not take at once. Allocated on first use.
+    @_spi(StreamLayers) public var stagingBuffer: UnsafeMutableRawBufferPointer {
+        checkOnLoopThread("Loop.stagingBuffer")
+        if stagingStorage == nil { stagingStorage = .allocate(byteCount: Loop.stagingBufferSize, alignment: 16) }
+        return UnsafeMutableRawBufferPointer(start: stagingStorage, count: Loop.stagingBufferSize)
+    }
+
     static func datagramBuffer(of raw: UnsafeMutablePointer<uv_loop_t>) -> uv_buf_t {
         let base = Unmanaged<Loop>.fromOpaque(raw.pointee.data)._withUnsafeGuaranteedRef { loop in
             if let storage = loop.datagramStorage { return storage }

@@ -63,6 +63,16 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         }
     }
 
+    /// `startReading` for `inbound()`, the conversion of its failures compiled here once.
+    @_spi(StreamLayers) public func startReadingAnyError(_ handler: @escaping (Result<UnsafeRawBufferPointer, any Error>) -> Void) {
+        startReading { result in
+            switch result {
+            case .success(let bytes): handler(.success(bytes))
+            case .failure(let error): handler(.failure(error))
+            }
+        }
+    }
+
     /// Stops reading; the kernel buffers (and eventually pushes back on the peer) until `startReading`.
     /// The corresponding C function is `uv_read_stop`.
     public func stopReading() {

@@ -43,7 +43,9 @@ func takeOpenSSLErrors() -> String? {
 
 /// Empties OpenSSL's error queue, before a call whose failure is read from it: a stale entry left by
 /// another connection on this thread must not be taken for this one's.
+/// Peeking first: clearing walks every slot of the queue (some 800 instructions), and on the hot path
+/// the queue is nearly always empty already.
 @inline(__always)
 func clearOpenSSLErrors() {
-    ERR_clear_error()
+    if ERR_peek_error() != 0 { ERR_clear_error() }
 }

@@ -85,14 +85,17 @@ final class TLSSession {
         return BIO_write(fromNetwork, base, Int32(ciphertext.count)) == Int32(ciphertext.count)
     }
 
-    /// Lends `body` the ciphertext waiting for the socket (without copying), then empties the buffer;
-    /// `body` must copy what it keeps (a stream write does). Does nothing when none waits.
-    func takeOutput(_ body: (UnsafeRawBufferPointer) -> Void) {
-        var bytes: UnsafeMutablePointer<CChar>?
-        let count = cssl_bio_contents(toNetwork, &bytes)
-        guard count > 0, let bytes else { return }
-        body(UnsafeRawBufferPointer(start: bytes, count: count))
-        cssl_bio_empty(toNetwork)
+    /// Drains the ciphertext waiting for the socket through `staging`, handing `body` each piece and
+    /// whether it is the last; `body` must be done with it (a stream write copies what the kernel does
+    /// not take) before it returns. Does nothing when none waits. (Not lent from the BIO in place:
+    /// emptying a memory BIO clears its whole capacity, some 64 KiB, on every message.)
+    /// The corresponding C function is `BIO_read`.
+    func takeOutput(through staging: UnsafeMutableRawBufferPointer, _ body: (UnsafeRawBufferPointer, _ isLast: Bool) -> Void) {
+        while true {
+            let count = BIO_read(toNetwork, staging.baseAddress, Int32(clamping: staging.count))
+            guard count > 0 else { return }
+            body(UnsafeRawBufferPointer(start: staging.baseAddress, count: Int(count)), !hasOutput)
+        }
     }
 
     /// Whether ciphertext waits for the socket.

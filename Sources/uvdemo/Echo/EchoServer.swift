@@ -123,9 +123,14 @@ struct EchoBehavior: Sendable {
             return { service.finish() }
         case .async:
             let open = OpenConnections(on: listener.loop)
-            let source: any ConnectionSource = secure ?? listener
+            // Two calls rather than one on an `any ConnectionSource`: each is specialized for its kind
+            // of connection, where an existential would leave every read and write generic.
             Task(executorPreference: listener.loop.taskExecutor) {
-                await AsyncEchoService.serve(source, open, behavior: self, console: console)
+                if let secure {
+                    await AsyncEchoService.serve(secure, open, behavior: self, console: console)
+                } else {
+                    await AsyncEchoService.serve(listener, open, behavior: self, console: console)
+                }
             }
             return { open.endReadingAll() }
         }

@@ -30,8 +30,7 @@ struct FileService: Sendable {
     /// A client that resets, goes quiet, or leaves TLS without close_notify is that client's business:
     /// nothing to report.
     private func report(_ error: any Error) {
-        if error.isAbruptDeparture { return }
-        if let error = error as? UVError, [.brokenPipe, .timedOut].contains(error) { return }
+        if error.isAbruptDeparture || (error as? UVError) == .timedOut { return }
         console.error("\(error)")
     }
 
