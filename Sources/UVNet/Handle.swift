@@ -88,6 +88,15 @@ public class Handle: @unchecked Sendable {  // every member checks the loop's th
         beginClosing(completion) { uv_close($0, $1) }
     }
 
+    /// Runs `observer` once the handle has closed, whoever closed it (its owner, or the loop's
+    /// `close()`), at once if it has; the handle holds `observer` until then. How a layer over a handle
+    /// (TLS over a stream) ends with it, and stays alive as long as it is open.
+    @_spi(StreamLayers) public final func whenClosed(_ observer: @escaping () -> Void) {
+        checkThread()
+        if lifecycle == .closed { return observer() }
+        closeCompletions.append(observer)
+    }
+
     /// Starts closing with `start` (`uv_close`, or `uv_tcp_close_reset`), unless already closing.
     final func beginClosing(
         _ completion: (() -> Void)?,

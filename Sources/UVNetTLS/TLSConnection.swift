@@ -43,8 +43,6 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     private var waitingWrites: [(bytes: [UInt8], completion: Completion?)] = []
     private var inbound: InboundBuffer?
     private var isDeliveryScheduled = false
-    /// Keeps an open connection alive without its owner holding it, as an open handle does.
-    private var keepAlive: TLSConnection?
 
     /// Wraps `transport` (connected, not yet reading) for TLS as `context`'s role says. A client checks
     /// the server's certificate against `serverName` (a host name, sent as SNI too, or an IP address).
@@ -64,6 +62,10 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         // session tickets, then its first answer): with Nagle's algorithm the second would wait for
         // the peer's delayed ACK, 40 ms. (Seen as 220 handshakes a second against C's 1,600.)
         try? (transport as? TCPConnection)?.setNoDelay(true)
+        // The transport holds this connection until it closes, as an open handle holds itself: the
+        // connection needs no owner while open, and ends with its transport whoever closes that
+        // (its own close, or the loop's).
+        transport.whenClosed { [self] in end() }
     }
 
     private let context: TLSContext
@@ -91,7 +93,6 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         }
         phase = .handshaking
         onHandshake = completion
-        keepAlive = self
         if let limit = context.configuration.handshakeTimeout {
             handshakeTimer = try? Timer.once(after: limit, on: loop) { [weak self] in self?.handshakeTimedOut(limit) }
         }
@@ -422,25 +423,26 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
 
     private func closeNow(sendingCloseNotify: Bool, _ completion: (() -> Void)?) {
         if phase == .established && failure == nil && sendingCloseNotify && transport.state == .open { sendCloseNotify() }
-        let wasOpen = phase != .closed
+        end()
+        transport.close(completion)
+    }
+
+    /// The connection's life is over: nothing more is read, written or called back, except to fail
+    /// what still waits (`.canceled`). Idempotent.
+    private func end() {
+        guard phase != .closed else { return }
         phase = .closed
-        if wasOpen {
-            handshakeTimer?.close()
-            handshakeTimer = nil
-            onRead = nil
-            inbound?.streamClosed()
-            let writes = waitingWrites
-            waitingWrites = []
-            let handshake = onHandshake
-            onHandshake = nil
-            let canceled = UVError.canceled.during("TLS handshake with", target: peerName)
-            for (_, completion) in writes { completion?(.failure(failure ?? canceled)) }
-            handshake?(.failure(canceled))
-        }
-        transport.close { [self] in
-            keepAlive = nil
-            completion?()
-        }
+        handshakeTimer?.close()
+        handshakeTimer = nil
+        onRead = nil
+        inbound?.streamClosed()
+        let writes = waitingWrites
+        waitingWrites = []
+        let handshake = onHandshake
+        onHandshake = nil
+        let canceled = UVError.canceled.during("TLS handshake with", target: peerName)
+        for (_, completion) in writes { completion?(.failure(failure ?? canceled)) }
+        handshake?(.failure(canceled))
     }
 
     /// What `inbound()` reads into (see `ByteStream`).
