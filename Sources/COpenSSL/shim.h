@@ -70,11 +70,15 @@ static inline void cssl_certificate_names(X509 *certificate, char *out, size_t s
     int count = names ? sk_GENERAL_NAME_num(names) : 0;
     for (int i = 0; i < count; i++) {
         const GENERAL_NAME *name = sk_GENERAL_NAME_value(names, i);
-        char text[INET6_ADDRSTRLEN + 1] = {0};
+        char text[256] = {0};  /* a DNS name's longest, and more than an address needs */
         if (name->type == GEN_DNS) {
             int length = ASN1_STRING_length(name->d.dNSName);
             if (length > (int)sizeof(text) - 1) length = (int)sizeof(text) - 1;
             memcpy(text, ASN1_STRING_get0_data(name->d.dNSName), (size_t)length);
+            /* The peer wrote these bytes: nothing but printable ASCII reaches an error message. */
+            for (int c = 0; c < length; c++) {
+                if (text[c] < 0x20 || text[c] > 0x7e) text[c] = '?';
+            }
         } else if (name->type == GEN_IPADD) {
             int length = ASN1_STRING_length(name->d.iPAddress);
             const unsigned char *address = ASN1_STRING_get0_data(name->d.iPAddress);
@@ -88,13 +92,15 @@ static inline void cssl_certificate_names(X509 *certificate, char *out, size_t s
         used += (size_t)written;
     }
     GENERAL_NAMES_free(names);
-    if (used == 0) {
-        X509_NAME_get_text_by_NID(X509_get_subject_name(certificate), NID_commonName, out, (int)size);
+    if (used == 0 && X509_NAME_get_text_by_NID(X509_get_subject_name(certificate), NID_commonName, out, (int)size) > 0) {
+        for (char *c = out; *c; c++) {
+            if (*c < 0x20 || *c > 0x7e) *c = '?';
+        }
     }
 }
 
 /// The verify callback of a client context: verification goes on as OpenSSL decides, but when the
-/// host check fails, the certificate's names are written to the buffer of `capacity` chars in the
+/// host check fails, the certificate's names are written to the buffer of CSSL_NAMES_CAPACITY chars in the
 /// connection's ex_data slot 0, since OpenSSL drops a certificate that failed verification.
 static inline int cssl_verify_keeping_names(int ok, X509_STORE_CTX *store) {
     int error = X509_STORE_CTX_get_error(store);

@@ -254,8 +254,6 @@ public final class Loop: @unchecked Sendable {  // its mutable state is touched 
         return uv_buf_t(base: base.assumingMemoryBound(to: CChar.self), len: readBufferSize)
     }
 
-    /// The loop's UDP batch buffer, found from a C loop pointer without retaining the loop.
-    @inline(__always)
     /// Size of `stagingBuffer`.
     @_spi(StreamLayers) public static let stagingBufferSize = 64 * 1024
 
@@ -268,6 +266,8 @@ public final class Loop: @unchecked Sendable {  // its mutable state is touched 
         return UnsafeMutableRawBufferPointer(start: stagingStorage, count: Loop.stagingBufferSize)
     }
 
+    /// The loop's UDP batch buffer, found from a C loop pointer without retaining the loop.
+    @inline(__always)
     static func datagramBuffer(of raw: UnsafeMutablePointer<uv_loop_t>) -> uv_buf_t {
         let base = Unmanaged<Loop>.fromOpaque(raw.pointee.data)._withUnsafeGuaranteedRef { loop in
             if let storage = loop.datagramStorage { return storage }

@@ -121,28 +121,31 @@ public final class CertificateAuthority: @unchecked Sendable {  // immutable aft
     }
 }
 
-/// A certificate and its private key, as PEM text.
-public struct IssuedCertificate: Sendable {
+/// A certificate and its private key, as PEM text. Printing it shows the certificate only.
+public struct IssuedCertificate: Sendable, CustomStringConvertible {
+    /// The certificate, PEM-encoded.
     public let certificatePEM: String
     /// Secret: written only to files only their owner reads.
     public let privateKeyPEM: String
 
-    /// Writes the certificate to `certificatePath` and the key to `keyPath` (mode 0600).
+    /// Writes the certificate to `certificatePath` and the key to `keyPath` (mode 0600, also when the
+    /// file was there before; a symbolic link at either path is refused).
     public func write(certificateTo certificatePath: String, privateKeyTo keyPath: String) throws(TLSError) {
         try IssuedCertificate.write(certificatePEM, to: certificatePath, mode: 0o644)
         try IssuedCertificate.write(privateKeyPEM, to: keyPath, mode: 0o600)
     }
 
+    public var description: String { "IssuedCertificate(certificate: \(certificatePEM.utf8.count) bytes of PEM, private key: hidden)" }
+
     static func write(_ text: String, to path: String, mode: mode_t) throws(TLSError) {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard descriptor >= 0 else {
-            throw TLSError(.configuration, operation: "write", target: path, detail: String(cString: strerror(errno)).lowercased())
-        }
+        // No following a link someone planted; the mode set before any byte goes in, since open's
+        // mode applies only to a file it creates.
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
+        guard descriptor >= 0 else { throw .fromErrno(operation: "write", target: path) }
         defer { close(descriptor) }
+        guard fchmod(descriptor, mode) == 0 else { throw .fromErrno(operation: "write", target: path) }
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-        guard written == bytes.count else {
-            throw TLSError(.configuration, operation: "write", target: path, detail: String(cString: strerror(errno)).lowercased())
-        }
+        guard written == bytes.count else { throw .fromErrno(operation: "write", target: path) }
     }
 }

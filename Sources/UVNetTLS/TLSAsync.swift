@@ -54,13 +54,7 @@ extension TLSConnection {
         do {
             return try await transport.loop.suspend(
                 { wake in
-                    do {
-                        let connection = try TLSConnection(over: transport, context: context, serverName: serverName, label: label)
-                        attempt.value = connection
-                        connection.handshake { wake.resume($0.map { connection }) }
-                    } catch {
-                        wake.resume(.failure(error))
-                    }
+                    attempt.value = secure(transport, serverName: serverName, label: label, context: context) { wake.resume($0) }
                 },
                 abandon: { attempt.value?.close() })
         } catch {

@@ -34,6 +34,8 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     private var handshakeTimer: Timer?
     @exclusivity(unchecked)  // called on every read, only on the loop's thread
     private var onRead: ((ReadResult) -> Void)?
+    /// Reading stopped by `stopReading`: the handler is kept, for `endReading` to end it.
+    private var isReadingPaused = false
     private var isTransportReading = false
     private var receivedCloseNotify = false
     private var sentCloseNotify = false
@@ -100,6 +102,34 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         readTransport()
     }
 
+    /// Runs TLS over `transport`, already connected (TCP, Unix-domain, or a protocol's upgrade such as
+    /// STARTTLS): `completion` gets the connection once its handshake is done, or the error (the
+    /// transport closed then). A client verifies the server's certificate for `serverName`, which it
+    /// needs unless the context verifies nothing.
+    public static func secure(
+        _ transport: StreamConnection, serverName: String? = nil, context: TLSContext,
+        _ completion: @escaping (Result<TLSConnection, any Error>) -> Void
+    ) {
+        secure(transport, serverName: serverName, label: nil, context: context, completion)
+    }
+
+    /// `label` names the peer in errors (`host:port`). Returns the connection under way, if one was made.
+    @discardableResult
+    static func secure(
+        _ transport: StreamConnection, serverName: String?, label: String?, context: TLSContext,
+        _ completion: @escaping (Result<TLSConnection, any Error>) -> Void
+    ) -> TLSConnection? {
+        do {
+            let connection = try TLSConnection(over: transport, context: context, serverName: serverName, label: label)
+            connection.handshake { completion($0.map { connection }) }
+            return connection
+        } catch {
+            transport.close()
+            completion(.failure(error))
+            return nil
+        }
+    }
+
     /// The ALPN protocol both sides chose (`"http/1.1"`, `"h2"`), once the handshake is done.
     public var negotiatedProtocol: String? {
         checkThread()
@@ -140,12 +170,25 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         handshakeTimer = nil
         let writes = waitingWrites
         waitingWrites = []
-        for (bytes, completion) in writes {
-            bytes.withUnsafeBytes { write($0, completion: completion) }
-        }
+        if !writes.isEmpty { sendWaiting(writes) }
         let completion = onHandshake
         onHandshake = nil
         completion?(.success(()))
+    }
+
+    /// The writes made during the handshake, encrypted together and sent as one. Their completions
+    /// run in order once the kernel has it all, so a completion that writes again comes after them all.
+    private func sendWaiting(_ writes: [(bytes: [UInt8], completion: Completion?)]) {
+        for (bytes, _) in writes {
+            if case .failed(let error) = bytes.withUnsafeBytes({ session.write($0) }) {
+                fail(error.naming(peerName))
+                for (_, completion) in writes { completion?(.failure(failure ?? error)) }
+                return
+            }
+        }
+        flushOutput { result in
+            for (_, completion) in writes { completion?(result) }
+        }
     }
 
     private func handshakeTimedOut(_ limit: Duration) {
@@ -170,6 +213,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
             break
         }
         onRead = handler
+        isReadingPaused = false
         guard phase == .established else { return }  // the handshake reads already; plaintext follows it
         if session.hasInput { scheduleDelivery() }
         readTransport()
@@ -183,7 +227,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     /// Stops reading; what arrives meanwhile waits in the kernel (and in OpenSSL) until `startReading`.
     public func stopReading() {
         checkThread()
-        onRead = nil
+        isReadingPaused = true
         if phase == .established { pauseTransport() }
     }
 
@@ -193,6 +237,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         checkThread()
         guard phase == .established, let handler = onRead else { return }
         onRead = nil
+        isReadingPaused = false
         pauseTransport()
         handler(.failure(UVError.eof.during("read from", target: peerName)))
     }
@@ -222,7 +267,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         if phase == .handshaking {
             stepHandshake()
             guard phase == .established else { return }
-            if onRead == nil {
+            if onRead == nil || isReadingPaused {
                 if session.hasOutput { flushOutput(nil) }
                 return pauseTransport()
             }
@@ -235,7 +280,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     @inline(__always)
     private func deliverPlaintext() {
         let buffer = UnsafeMutableRawBufferPointer(start: loop.readBuffer, count: Loop.readBufferSize)
-        reading: while phase == .established, failure == nil, let handler = onRead {
+        reading: while phase == .established, failure == nil, !isReadingPaused, let handler = onRead {
             switch session.read(into: buffer) {
             case .read(let count):
                 handler(.success(UnsafeRawBufferPointer(start: buffer.baseAddress, count: count)))
@@ -257,7 +302,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         // Not from inside startReading: its caller does not expect its handler to run before it returns.
         try? loop.execute { [self] in  // a closed loop has closed the transport: nothing is left to deliver
             isDeliveryScheduled = false
-            if phase == .established, onRead != nil, session.hasInput { deliverPlaintext() }
+            if phase == .established, onRead != nil, !isReadingPaused, session.hasInput { deliverPlaintext() }
         }
     }
 
@@ -381,10 +426,11 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         if !sent { completion?(.success(())) }
     }
 
-    /// Ciphertext queued for the kernel: what a writer watches to stop producing.
+    /// Bytes written but not yet with the kernel: ciphertext queued, and plaintext waiting for the
+    /// handshake. What a writer watches to stop producing.
     public var writeQueueSize: Int {
         checkThread()
-        return phase == .closed ? 0 : transport.writeQueueSize
+        return phase == .closed ? 0 : transport.writeQueueSize + waitingWrites.reduce(0) { $0 + $1.bytes.count }
     }
 
     // MARK: Ending

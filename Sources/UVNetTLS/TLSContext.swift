@@ -94,9 +94,7 @@ public final class TLSContext: @unchecked Sendable {  // immutable after init; O
 
     /// OpenSSL says only "system lib" for a file it cannot open: say what the system said.
     private static func checkReadable(_ path: String, _ operation: String) throws(TLSError) {
-        if access(path, R_OK) != 0 {
-            throw TLSError(.configuration, operation: operation, target: path, detail: String(cString: strerror(errno)).lowercased())
-        }
+        if access(path, R_OK) != 0 { throw .fromErrno(operation: operation, target: path) }
     }
 
     /// ALPN names as the wire carries them: each prefixed by its length.

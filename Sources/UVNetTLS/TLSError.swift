@@ -1,5 +1,6 @@
 // The one error type of UVNetTLS: why TLS failed, in words a person reads, plus what was being done and
 // to whom.
+import Glibc
 
 /// A TLS failure: a certificate refused, a handshake that failed or timed out, a peer that ended
 /// without close_notify, a configuration file that cannot be used.
@@ -46,6 +47,7 @@ public struct TLSError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let internalError = Reason(rawValue: "internal error")
     }
 
+    /// Why, to match on.
     public let reason: Reason
     /// What was being done, e.g. `"TLS handshake with"`, `"load certificate chain from"`.
     public let operation: String
@@ -54,11 +56,18 @@ public struct TLSError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The reason in words, e.g. `"host name mismatch (certificate is for other.example)"`.
     public let detail: String
 
+    /// An error for `reason`; `detail` defaults to the reason's own words.
     public init(_ reason: Reason, operation: String, target: String? = nil, detail: String? = nil) {
         self.reason = reason
         self.operation = operation
         self.target = target
         self.detail = detail ?? reason.rawValue
+    }
+
+    /// A file that cannot be read or written, in the system's words (`no such file or directory`):
+    /// OpenSSL itself says only "system lib".
+    static func fromErrno(operation: String, target: String) -> TLSError {
+        TLSError(.configuration, operation: operation, target: target, detail: String(cString: strerror(errno)).lowercased())
     }
 
     /// The same error, aimed at `target` (a connection learns its peer's name after the error is made).

@@ -39,13 +39,7 @@ public final class TLSListener: ConnectionSource {
             case .failure(let error):
                 handler(.failure(error))
             case .success(let transport):
-                do {
-                    let connection = try TLSConnection(over: transport, context: context, serverName: nil, label: nil)
-                    connection.handshake { handler($0.map { connection }) }
-                } catch {
-                    transport.close()
-                    handler(.failure(error))
-                }
+                TLSConnection.secure(transport, context: context, handler)
             }
         }
     }

@@ -36,3 +36,49 @@ private struct Weak {
         self.connection = connection
     }
 }
+
+@Suite("TLS connection rules")
+struct TLSConnectionRuleTests {
+    @Test("a client that verifies needs the server's name: without one it is refused before anything is sent")
+    func clientNeedsTheServersName() throws {
+        let certificates = try TestCertificates()
+        try withLoop { loop in
+            let transport = try TCPConnection(on: loop)
+            #expect {
+                try TLSConnection(over: transport, context: certificates.clientContext)
+            } throws: { error in
+                (error as? TLSError)?.reason == .configuration && "\(error)".contains("needs the server's name")
+            }
+            let insecure = try TLSContext(.client(verification: .insecureNoVerification))
+            #expect(throws: Never.self) { try TLSConnection(over: transport, context: insecure).close() }
+        }
+    }
+
+    @Test("writes made during the handshake go out in order, before what their completions write")
+    func writesDuringTheHandshake() throws {
+        let certificates = try TestCertificates()
+        try withLoop { loop in
+            let listener = TLSListener(try TCPListener(on: loop, address: anyLocalPort), context: try certificates.serverContext)
+            let port = try (listener.listener as! TCPListener).localAddress.port
+            let context = try certificates.clientContext
+            let received = try loop.run {
+                let received = LoopBound<[UInt8]>([], on: loop)
+                async let served: Void = listener.serve(onError: nil) { connection in
+                    for try await chunk in connection.inbound() { received.value += chunk }
+                    listener.close()
+                }
+                let transport = try await TCPConnection.connect(host: "127.0.0.1", port: port, on: loop)
+                let client = try TLSConnection(over: transport, context: context, serverName: "localhost")
+                client.write("one ") { _ in
+                    client.write("three") { _ in client.shutdown { _ in } }
+                }
+                client.write("two ", completion: nil)
+                client.handshake { _ in }
+                try await served
+                await client.close()
+                return received.value
+            }
+            #expect(String(decoding: received, as: UTF8.self) == "one two three")
+        }
+    }
+}

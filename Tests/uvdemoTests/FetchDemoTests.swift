@@ -64,6 +64,20 @@ struct FetchDemoTests {
         #expect(shown.stdout.contains("\r\n\r\n<html>"), "with --include the error's body is shown")
     }
 
+    @Test("-H credentials follow a redirect on the same server, not one to another origin; other fields do")
+    func credentialsStayWithTheirServer() throws {
+        let nginx = try Nginx(locations: """
+            location = /show { return 200 "auth=[$http_authorization] cookie=[$http_cookie] x=[$http_x_demo]\n"; }
+            location = /same { return 302 /show; }
+            location = /away { return 302 http://localhost:$server_port/show; }
+            """)
+        let headers = ["-H", "Authorization: Bearer s3cret", "-H", "Cookie: id=1", "-H", "X-Demo: kept"]
+        let same = try Demo.run(["fetch", nginx.url + "/same"] + headers)
+        #expect(same.stdout == "auth=[Bearer s3cret] cookie=[id=1] x=[kept]\n", "\(same.stderr)")
+        let away = try Demo.run(["fetch", nginx.url + "/away"] + headers)
+        #expect(away.stdout == "auth=[] cookie=[] x=[kept]\n", "\(away.stderr)")
+    }
+
     @Test("redirects are followed (relative and absolute), loops and too many are exit 3")
     func redirects() throws {
         let nginx = try Nginx(locations: """

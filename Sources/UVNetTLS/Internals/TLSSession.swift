@@ -31,7 +31,11 @@ final class TLSSession {
         clearOpenSSLErrors()
         self.context = context
         ssl = try openSSLMade(SSL_new(context.raw), "create TLS connection")
-        guard let fromNetwork = BIO_new(BIO_s_mem()), let toNetwork = BIO_new(BIO_s_mem()) else {
+        let fromNetwork = BIO_new(BIO_s_mem())
+        let toNetwork = BIO_new(BIO_s_mem())
+        guard let fromNetwork, let toNetwork else {
+            BIO_free(fromNetwork)
+            BIO_free(toNetwork)
             SSL_free(ssl)
             throw openSSLError(.internalError, "create TLS connection")
         }
@@ -43,12 +47,19 @@ final class TLSSession {
         let verifies = context.configuration.role == .client && context.configuration.verification == .full
         mismatchedNames = verifies ? .allocate(capacity: Int(CSSL_NAMES_CAPACITY)) : nil
         mismatchedNames?.initialize(to: 0)
-        // The context's verify callback writes here (see cssl_verify_keeping_names).
+        // The context's verify callback writes here (see cssl_verify_keeping_names). Slot 0 is the
+        // one SSL_set_app_data uses, which nothing else here does; the buffer outlives the SSL (deinit).
         SSL_set_ex_data(ssl, 0, mismatchedNames)
         // Every stored property is set: if this throws, deinit frees them.
         if context.configuration.role == .client {
             SSL_set_connect_state(ssl)
-            if let serverName { try expect(serverName) }
+            if let serverName {
+                try expect(serverName)
+            } else if verifies {
+                // A chain that leads to a trusted root proves nothing about whom it belongs to.
+                throw TLSError(.configuration, operation: "create TLS connection",
+                               detail: "a client that verifies the server needs the server's name (serverName)")
+            }
         } else {
             SSL_set_accept_state(ssl)
         }
@@ -65,14 +76,17 @@ final class TLSSession {
 
     /// A client checks the certificate against `serverName`: a host name (sent as SNI too) or an IP
     /// address (checked against the certificate's IP addresses; SNI carries names only).
-    /// The corresponding C functions are `SSL_set1_host`, `X509_VERIFY_PARAM_set1_ip_asc` and
-    /// `SSL_set_tlsext_host_name`.
+    /// The corresponding C functions are `SSL_set1_host`, `SSL_set_hostflags`,
+    /// `X509_VERIFY_PARAM_set1_ip_asc` and `SSL_set_tlsext_host_name`.
     private func expect(_ serverName: String) throws(TLSError) {
         let name = serverName.hasPrefix("[") && serverName.hasSuffix("]") ? String(serverName.dropFirst().dropLast()) : serverName
         let isAddress = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) == 1
         clearOpenSSLErrors()  // the address parse fails for every host name: not an error
         guard !isAddress else { return }
         try openSSLCheck(SSL_set1_host(ssl, name), "set the expected host name", target: name)
+        // A wildcard stands for one whole label (no "w*.example.com"), and a certificate without DNS
+        // names is not taken at its subject's word, as browsers have it.
+        SSL_set_hostflags(ssl, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT))
         try openSSLCheck(cssl_set_server_name(ssl, name), "set the server name (SNI)", target: name)
     }
 
@@ -129,7 +143,12 @@ final class TLSSession {
         while let base = rest.baseAddress, !rest.isEmpty {
             clearOpenSSLErrors()
             let rc = SSL_write(ssl, base, Int32(clamping: rest.count))
-            guard rc > 0 else { return outcome(of: rc, during: "write to") }
+            guard rc > 0 else {
+                // A memory BIO takes everything and renegotiation is off, so only a failure stops a
+                // write; should OpenSSL ever say otherwise, the rest must not be dropped quietly.
+                if case .failed(let error) = outcome(of: rc, during: "write to") { return .failed(error) }
+                return .failed(TLSError(.internalError, operation: "write to", detail: "OpenSSL took \(plaintext.count - rest.count) of \(plaintext.count) bytes"))
+            }
             rest = UnsafeRawBufferPointer(rebasing: rest[Int(rc)...])
         }
         return .done

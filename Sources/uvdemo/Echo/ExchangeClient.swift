@@ -38,18 +38,12 @@ struct ExchangeClient {
             case .failure(let error): return failed(.network(error))
             }
             guard let tls else { return exchange(lines, over: transport, failed: failed) }
-            do {
-                // The server's certificate is checked for the host name (or IP address) given.
-                let connection = try TLSConnection(over: transport, context: tls, serverName: unixPath == nil ? host : nil)
-                connection.handshake { result in
-                    switch result {
-                    case .success: exchange(lines, over: connection, failed: failed)
-                    case .failure(let error): failed(.network(error))
-                    }
+            // The server's certificate is checked for --host (over --unix too: it names the server).
+            TLSConnection.secure(transport, serverName: host, context: tls) { secured in
+                switch secured {
+                case .success(let connection): exchange(lines, over: connection, failed: failed)
+                case .failure(let error): failed(.network(error))
                 }
-            } catch {
-                transport.close()
-                failed(.network(error))
             }
         }
     }

@@ -17,17 +17,11 @@ enum TCPLoad {
                 }
                 try? transport.setNoDelay(true)
                 guard let tls else { return StreamLoadConnection(run: run, connection: transport, id: id).start() }
-                do {
-                    let connection = try TLSConnection(over: transport, context: tls, serverName: host)
-                    connection.handshake { result in
-                        switch result {
-                        case .success: StreamLoadConnection(run: run, connection: connection, id: id).start()
-                        case .failure(let error): run.fail("\(error)")
-                        }
+                TLSConnection.secure(transport, serverName: host, context: tls) { secured in
+                    switch secured {
+                    case .success(let connection): StreamLoadConnection(run: run, connection: connection, id: id).start()
+                    case .failure(let error): run.fail("\(error)")
                     }
-                } catch {
-                    transport.close()
-                    run.fail("\(error)")
                 }
             }
         }

@@ -27,10 +27,12 @@ struct HTTPClient: Sendable {
 
     static let userAgent = "uvdemo/\(UVDemo.configuration.version)"
     static let redirectStatuses: Set<Int> = [301, 302, 303, 307, 308]
+    /// The -H fields a redirect to another origin does not carry.
+    static let credentialFields: Set<String> = ["authorization", "cookie", "proxy-authorization"]
     /// The longest wait between retries, whatever Retry-After says.
     static let longestRetryWait: Duration = .seconds(600)
 
-    let options: Options
+    private(set) var options: Options
     /// Whom https:// servers must prove to be (ALPN http/1.1).
     let tls: TLSContext
     let console: Console
@@ -61,9 +63,10 @@ struct HTTPClient: Sendable {
     private func follow(_ url: HTTPURL, into target: ResponseDestination.Target, canRetry: Bool, on loop: Loop) async throws {
         var url = url
         var visited: Set<String> = [url.description]
+        var client = self
         while true {
             let destination = try ResponseDestination(target, include: options.include, console: console)
-            guard let location = try await exchange(url, into: destination, canRetry: canRetry, on: loop) else { return }
+            guard let location = try await client.exchange(url, into: destination, canRetry: canRetry, on: loop) else { return }
             guard visited.count <= options.maxRedirects else {
                 throw DemoFailure(message: "\(url): more than \(options.maxRedirects) redirects", exitCode: DemoFailure.networkFailure)
             }
@@ -77,6 +80,11 @@ struct HTTPClient: Sendable {
                 throw DemoFailure(message: "\(url): redirect loop back to \(next)", exitCode: DemoFailure.networkFailure)
             }
             if options.verbose { console.log("redirected to \(next)") }
+            if next.origin != url.origin {
+                // As curl does: -H credentials are for the server they were given for, and never go
+                // out in clear after a redirect from https to http.
+                client.options.headers.removeAll { Self.credentialFields.contains($0.name.lowercased()) }
+            }
             url = next
         }
     }
@@ -105,6 +113,9 @@ struct HTTPClient: Sendable {
             // but a server too busy to finish the handshake may not be.
             let failure = DemoFailure(message: "\(error)", exitCode: DemoFailure.networkFailure)
             throw error.reason == .handshakeTimedOut ? Transient(failure: failure, wait: nil) : failure
+        } catch let error as UVError {
+            // Reset or cut off during the handshake: as a failed connect, worth another try.
+            throw Transient(failure: failure(url, "TLS handshake: \(error)"), wait: nil)
         }
         if options.verbose {
             let alpn = connection.negotiatedProtocol.map { "ALPN \($0)" } ?? "no ALPN"
@@ -143,7 +154,9 @@ struct HTTPClient: Sendable {
             for line in request.split(separator: "\r\n") { console.log("> \(line)") }
         }
         try await connection.write(request, timeout: options.timeout)
-        if options.version == .http1_0 { try await connection.shutdown() }
+        // (Not over TLS: its shutdown is a close_notify, after which a TLS 1.2 server may close
+        // without answering; the server's own close ends the response there.)
+        if options.version == .http1_0 && !url.isSecure { try await connection.shutdown() }
 
         var parser = HTTPResponseParser(requestMethod: options.method)
         var location: String?

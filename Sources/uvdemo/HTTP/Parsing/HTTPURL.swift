@@ -42,6 +42,9 @@ struct HTTPURL: Equatable, CustomStringConvertible {
 
     var description: String { "\(scheme)://\(hostHeader)\(pathAndQuery)" }
 
+    /// Scheme, host and port: what a redirect may change without leaving the server.
+    var origin: String { "\(scheme)://\(hostHeader)" }
+
     init(_ text: String) throws(Failure) {
         func invalid(_ reason: String) -> Failure { .invalid(url: printable(text.utf8, limit: 200), reason: reason) }
         guard !text.isEmpty else { throw invalid("it is empty") }
