@@ -15,6 +15,7 @@ public protocol ConnectionSource: Sendable {
     /// The kind of connection served.
     associatedtype Connection: ByteStream
 
+    /// The loop whose thread serves the connections.
     var loop: Loop { get }
 
     /// Serves every connection in a child task of its own that runs `handler`, then closes the

@@ -16,6 +16,7 @@ public struct SHA256: ~Copyable {
     public static let byteCount = 32
     private let context: OpaquePointer
 
+    /// A hash of nothing yet; `update` it, then `finalize`.
     public init() {
         guard let context = EVP_MD_CTX_new(), EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1 else {
             fatalError("OpenSSL could not start a SHA-256 digest (out of memory)")

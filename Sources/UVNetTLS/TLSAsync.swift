@@ -21,7 +21,8 @@ extension TLSConnection {
     /// await connection.close()
     /// ```
     /// Throws the connect's `UVError`, or the handshake's `TLSError` naming `host:port` and the reason
-    /// (`certificate has expired`, `host name mismatch (certificate is for …)`, …).
+    /// (`certificate has expired`, `host name mismatch (certificate is for …)`, …), or a `UVError`
+    /// from the transport during the handshake (a reset, say).
     public static func connect(
         host: String, port: Int, on loop: Loop, context: TLSContext, timeout: Duration? = nil
     ) async throws -> TLSConnection {

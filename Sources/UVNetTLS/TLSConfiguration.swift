@@ -12,7 +12,10 @@
 public struct TLSConfiguration: Sendable {
     /// Which end of the handshake this side plays.
     public enum Role: Sendable {
-        case client, server
+        /// Connects, and verifies the server.
+        case client
+        /// Accepts, presenting its certificate.
+        case server
     }
 
     /// Where the certificate authorities this side trusts come from.
@@ -37,12 +40,17 @@ public struct TLSConfiguration: Sendable {
 
     /// The protocol versions a side may accept as its minimum.
     public enum Version: Sendable, Hashable, Comparable {
-        case tls1_2, tls1_3
+        /// TLS 1.2 (RFC 5246), the oldest version UVNetTLS speaks.
+        case tls1_2
+        /// TLS 1.3 (RFC 8446).
+        case tls1_3
     }
 
+    /// Client or server.
     public var role: Role
     /// Whom a client trusts (a server verifies no client certificates).
     public var trustRoots: TrustRoots = .system
+    /// Whether the peer's certificate is checked (`.full` unless you say otherwise).
     public var verification: Verification = .full
     /// A PEM file holding this side's certificate, then its intermediates: required for a server,
     /// optional for a client (a client certificate).
@@ -51,11 +59,13 @@ public struct TLSConfiguration: Sendable {
     public var privateKey: String?
     /// ALPN protocol names in order of preference (`["h2", "http/1.1"]`); empty sends none.
     public var applicationProtocols: [String] = []
+    /// The oldest protocol version accepted; a peer offering only older ones is refused.
     public var minimumVersion: Version = .tls1_2
     /// How long a handshake may take before the connection is closed with `.handshakeTimedOut`; nil
     /// waits for ever (not recommended: a peer that says nothing holds a descriptor).
     public var handshakeTimeout: Duration? = .seconds(10)
 
+    /// The secure defaults for `role`; set what you need, or use `.client(…)` and `.server(…)`.
     public init(role: Role) {
         self.role = role
     }

@@ -14,6 +14,7 @@
 /// thread: every member traps elsewhere. Close the TLS connection, not its transport: `close` sends
 /// close_notify first.
 public final class TLSConnection: ByteStream, @unchecked Sendable {  // every member checks the loop's thread (`checkThread`)
+    /// What reads and writes fail with: `TLSError`, or the transport's `UVError`.
     public typealias Failure = any Error
     /// What a read callback receives: plaintext valid only inside the callback, `UVError.eof`, or an error.
     public typealias ReadResult = Result<UnsafeRawBufferPointer, any Error>
@@ -48,7 +49,9 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
 
     /// Wraps `transport` (connected, not yet reading) for TLS as `context`'s role says. A client checks
     /// the server's certificate against `serverName` (a host name, sent as SNI too, or an IP address).
-    /// The handshake starts with `handshake(_:)`.
+    /// The handshake starts with `handshake(_:)`. Over TCP, the transport's Nagle algorithm is turned
+    /// off (`setNoDelay(true)`): TLS writes whole records, and Nagle would hold a small one back.
+    /// A client that verifies (the default) needs `serverName`, or it throws `.configuration`.
     public convenience init(over transport: StreamConnection, context: TLSContext, serverName: String? = nil) throws(TLSError) {
         try self.init(over: transport, context: context, serverName: serverName, label: nil)
     }
@@ -72,6 +75,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
 
     private let context: TLSContext
 
+    /// The transport's loop, whose thread every member belongs to.
     public var loop: Loop { transport.loop }
 
     /// The peer as errors name it: `host:port` for a client, the transport's peer for a server.

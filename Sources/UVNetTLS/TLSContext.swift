@@ -11,6 +11,7 @@ import Glibc
 /// ```
 /// Throws `TLSError` with reason `.configuration` naming the file and what is wrong with it.
 public final class TLSContext: @unchecked Sendable {  // immutable after init; OpenSSL locks what SSL_new and its session cache change in an SSL_CTX
+    /// What the context was made from.
     public let configuration: TLSConfiguration
     /// The SSL_CTX.
     let raw: OpaquePointer
@@ -38,7 +39,8 @@ public final class TLSContext: @unchecked Sendable {  // immutable after init; O
         let minimum = configuration.minimumVersion == .tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION
         try openSSLCheck(cssl_ctx_set_min_version(raw, minimum), "set the minimum TLS version")
         cssl_ctx_refuse_renegotiation_and_compression(raw)
-        // Writes go to a memory buffer that grows: nothing is ever written in part.
+        // SSL_write may return after each record (partial writes on), and the session's write loops
+        // until all is taken; the output buffer is a memory BIO that grows, so nothing waits on it.
         cssl_ctx_set_mode(raw, Int(SSL_MODE_ENABLE_PARTIAL_WRITE) | Int(SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))
         try loadIdentity()
         switch configuration.role {

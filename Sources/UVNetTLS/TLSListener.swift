@@ -16,6 +16,7 @@
 public final class TLSListener: ConnectionSource {
     /// The listener the connections arrive on (its address, its accept statistics).
     public let listener: StreamListener
+    /// The server context each connection's handshake runs with.
     public let context: TLSContext
     private let acceptTransports: @Sendable (@escaping (Result<StreamConnection, UVError>) -> Void) -> Void
     private let serveTransports: @Sendable (@escaping @Sendable (StreamConnection) async throws -> Void) async throws -> Void
@@ -28,6 +29,7 @@ public final class TLSListener: ConnectionSource {
         serveTransports = { handler in try await listener.serve(handler) }
     }
 
+    /// The listener's loop, where connections are handed over.
     public var loop: Loop { listener.loop }
 
     /// Hands each connection to `handler` once its handshake is done; a failed handshake is handed

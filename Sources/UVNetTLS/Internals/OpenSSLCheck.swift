@@ -41,6 +41,13 @@ func takeOpenSSLErrors() -> String? {
     return "OpenSSL error \(first)"
 }
 
+/// The code of the first failure on OpenSSL's error queue (0: none), left there for
+/// `takeOpenSSLErrors` to word: what a failure is classified by. The corresponding C function is
+/// `ERR_peek_error`.
+func peekOpenSSLError() -> UInt {
+    ERR_peek_error()
+}
+
 /// Empties OpenSSL's error queue, before a call whose failure is read from it: a stale entry left by
 /// another connection on this thread must not be taken for this one's.
 /// Peeking first: clearing walks every slot of the queue (some 800 instructions), and on the hot path

@@ -193,7 +193,7 @@ final class TLSSession {
 extension TLSSession {
     /// Why the last call failed, read from the error queue (and the certificate check), as one line.
     private func failure(during operation: String) -> TLSError {
-        let code = ERR_peek_error()
+        let code = peekOpenSSLError()
         if cssl_error_library(code) == ERR_LIB_SSL && cssl_error_reason(code) == SSL_R_CERTIFICATE_VERIFY_FAILED {
             clearOpenSSLErrors()
             return verificationFailure(during: operation)
