@@ -1,6 +1,6 @@
 /* What the load clients (pingpong, udp-pingpong, tls/tls-pingpong, tls/tls-handshakes) share: the
  * pattern every message is cut from, and the latency samples with the one-line report. Header-only, and
- * static inline so that a client need not use all of it: each client is one file plus this. */
+ * static inline so that a client need not use all of it: each client is one file plus this and run-window.h. */
 #ifndef ECHO_SAMPLES_H
 #define ECHO_SAMPLES_H
 

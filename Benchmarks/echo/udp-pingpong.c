@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "samples.h"
+#include "run-window.h"
 
 typedef struct {
     uv_udp_t udp;
@@ -19,13 +20,9 @@ typedef struct {
     uint64_t sent_at;
 } endpoint_t;
 
-static uv_loop_t *loop;
-static uv_timer_t warmup_timer, stop_timer;
 static size_t message_size;
 static unsigned char *pattern;
-static int measuring, stopping;
 static unsigned long messages, lost, mismatches;
-static uint64_t measure_start, measure_end;
 static char buffer[64 * 1024];
 
 static size_t offset_of(const endpoint_t *e) { return pattern_offset(e->sequence, e->id); }
@@ -75,16 +72,6 @@ static void on_receive(uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf, const 
     send_next(e);
 }
 
-static void on_warm(uv_timer_t *t) { (void)t; measuring = 1; measure_start = uv_hrtime(); }
-static void on_stop(uv_timer_t *t) {
-    (void)t;
-    measuring = 0;
-    stopping = 1;
-    measure_end = uv_hrtime();
-    uv_close((uv_handle_t *)&warmup_timer, NULL);
-    uv_close((uv_handle_t *)&stop_timer, NULL);
-}
-
 int main(int argc, char **argv) {
     if (argc != 5) { fprintf(stderr, "usage: udp-pingpong PORT SOCKETS SIZE SECONDS\n"); return 2; }
     int port = atoi(argv[1]), count = atoi(argv[2]);
@@ -109,13 +96,9 @@ int main(int argc, char **argv) {
         e->lost.data = e;
         send_next(e);
     }
-    uv_timer_init(loop, &warmup_timer);
-    uv_timer_start(&warmup_timer, on_warm, 500, 0);
-    uv_timer_init(loop, &stop_timer);
-    uv_timer_start(&stop_timer, on_stop, 500 + (uint64_t)(seconds * 1000), 0);
+    start_window(500, seconds, on_stop_at_once);
     uv_run(loop, UV_RUN_DEFAULT);
 
-    double elapsed = (double)(measure_end - measure_start) / 1e9;
-    report(messages, message_size, elapsed, lost, mismatches);
+    report(messages, message_size, window_seconds(), lost, mismatches);
     return lost || mismatches ? 1 : 0;
 }

@@ -1,6 +1,6 @@
 /* What the two TLS load clients (tls-pingpong, tls-handshakes) share: a context that verifies the server
  * against a CA file, a connection's SSL object between two memory BIOs, and sending what OpenSSL wrote.
- * Header-only: each client is one file plus this (and ../echo/samples.h). */
+ * Header-only: each client is one file plus this (and ../echo/samples.h, ../echo/run-window.h). */
 #ifndef TLS_CLIENT_H
 #define TLS_CLIENT_H
 

@@ -10,6 +10,7 @@
  * Exit 0 when every connection succeeded, 1 otherwise. */
 #define _GNU_SOURCE  /* strcasestr */
 #include "../echo/samples.h"
+#include "../echo/run-window.h"
 #include "tls-client.h"
 
 enum { echo_size = 64, response_capacity = 4096 };
@@ -25,12 +26,9 @@ typedef struct {
     uint64_t started_at;
 } connection_t;
 
-static uv_loop_t *loop;
-static uv_timer_t warmup_timer, stop_timer;
 static struct sockaddr_in address;
-static int measuring, stopping, open_connections, running_slots, described, http;
-static unsigned long limit, handshakes, errors;
-static uint64_t measure_start, measure_end;
+static int running_slots, described, http;
+static unsigned long limit, handshakes;
 static char read_buffer[64 * 1024];   /* ciphertext from the socket */
 static char plaintext[16 * 1024];     /* what SSL_read decrypted */
 static SSL_CTX *context;
@@ -52,12 +50,7 @@ static void on_closed(uv_handle_t *h) {
     open_connections--;
     if (stopping) return;
     if (!limit || c->sequence + 1 < limit) { start(c); return; }
-    if (--running_slots == 0) {  /* every slot made its EACH */
-        stopping = 1;
-        measure_end = uv_hrtime();
-        uv_close((uv_handle_t *)&warmup_timer, NULL);
-        uv_close((uv_handle_t *)&stop_timer, NULL);
-    }
+    if (--running_slots == 0) end_window();  /* every slot made its EACH */
 }
 
 static void count_error(connection_t *c, const char *what, const char *why) {
@@ -221,32 +214,6 @@ static void start(connection_t *c) {
     }
 }
 
-static void on_warm(uv_timer_t *t) { (void)t; measuring = 1; measure_start = uv_hrtime(); }
-static void close_any(uv_handle_t *h, void *arg) {
-    (void)arg;
-    if (!uv_is_closing(h)) uv_close(h, h == (uv_handle_t *)&stop_timer ? NULL : on_closed);
-}
-
-/* A server that stops answering must not hang the benchmark: two seconds after the end, close all. */
-static void on_grace_over(uv_timer_t *t) {
-    (void)t;
-    if (open_connections > 0) {
-        fprintf(stderr, "tls-handshakes: %d connections still unfinished; closing them\n", open_connections);
-        errors += (unsigned long)open_connections;
-    }
-    uv_walk(loop, close_any, NULL);
-}
-
-/* The end: no new connection starts; those under way finish (they are not counted). */
-static void on_stop(uv_timer_t *t) {
-    measuring = 0;
-    stopping = 1;
-    measure_end = uv_hrtime();
-    uv_close((uv_handle_t *)&warmup_timer, NULL);
-    uv_timer_start(t, on_grace_over, 2000, 0);
-    uv_unref((uv_handle_t *)t);
-}
-
 int main(int argc, char **argv) {
     if (argc < 5 || argc > 7) {
         fprintf(stderr, "usage: tls-handshakes PORT CONNECTIONS SECONDS CAFILE [echo|http [EACH]]\n");
@@ -272,14 +239,11 @@ int main(int argc, char **argv) {
         running_slots++;
         start(&connections[i]);
     }
-    uv_timer_init(loop, &warmup_timer);
-    uv_timer_start(&warmup_timer, on_warm, limit ? 0 : 500, 0);
-    uv_timer_init(loop, &stop_timer);
-    uv_timer_start(&stop_timer, on_stop, (limit ? 0 : 500) + (uint64_t)(seconds * 1000), 0);
+    start_window_with_grace(limit ? 0 : 500, seconds, "tls-handshakes", "unfinished", on_closed);
     uv_run(loop, UV_RUN_DEFAULT);
 
     errors += tls_failed_writes;
-    double elapsed = (double)(measure_end - measure_start) / 1e9;
+    double elapsed = window_seconds();
     qsort(latencies, latency_count, sizeof *latencies, compare_samples);
     double p50 = latency_count ? latencies[latency_count / 2] / 1e3 : 0;
     double p99 = latency_count ? latencies[latency_count * 99 / 100] / 1e3 : 0;

@@ -8,6 +8,7 @@
  * With MESSAGES, each connection stops after that many.
  * Exit 0 when every byte matched and no connection failed, 1 otherwise. */
 #include "../echo/samples.h"
+#include "../echo/run-window.h"
 #include "tls-client.h"
 
 typedef struct {
@@ -20,13 +21,10 @@ typedef struct {
     uint64_t sent_at;
 } connection_t;
 
-static uv_loop_t *loop;
-static uv_timer_t warmup_timer, stop_timer;
 static size_t message_size;
-static int measuring, stopping, open_connections, described;
+static int described;
 static unsigned long limit;
-static unsigned long messages, errors, mismatches;
-static uint64_t measure_start, measure_end;
+static unsigned long messages, mismatches;
 static char read_buffer[64 * 1024];   /* ciphertext from the socket */
 static char plaintext[64 * 1024];     /* what SSL_read decrypted */
 static SSL_CTX *context;
@@ -44,12 +42,7 @@ static void on_closed(uv_handle_t *h) {
     connection_t *c = (connection_t *)h;
     SSL_free(c->tls.ssl);
     c->tls.ssl = NULL;
-    if (--open_connections == 0 && !stopping) {  /* every connection reached its MESSAGES */
-        stopping = 1;
-        measure_end = uv_hrtime();
-        uv_close((uv_handle_t *)&warmup_timer, NULL);
-        uv_close((uv_handle_t *)&stop_timer, NULL);
-    }
+    if (--open_connections == 0 && !stopping) end_window();  /* every connection reached its MESSAGES */
 }
 
 static void tls_failure(connection_t *c, const char *what) {
@@ -177,31 +170,6 @@ static void on_connect(uv_connect_t *req, int status) {
     if (tls_drain(&c->tls) != 0) { errors++; finish(c); }
 }
 
-static void on_warm(uv_timer_t *t) { (void)t; measuring = 1; measure_start = uv_hrtime(); }
-static void close_any(uv_handle_t *h, void *arg) {
-    (void)arg;
-    if (!uv_is_closing(h)) uv_close(h, h == (uv_handle_t *)&stop_timer ? NULL : on_closed);
-}
-
-/* A server that stops answering must not hang the benchmark: two seconds after the end, close all. */
-static void on_grace_over(uv_timer_t *t) {
-    (void)t;
-    if (open_connections > 0) {
-        fprintf(stderr, "tls-pingpong: %d connections still waiting for an echo; closing them\n", open_connections);
-        errors += (unsigned long)open_connections;
-    }
-    uv_walk(loop, close_any, NULL);
-}
-
-static void on_stop(uv_timer_t *t) {
-    measuring = 0;
-    stopping = 1;
-    measure_end = uv_hrtime();
-    uv_close((uv_handle_t *)&warmup_timer, NULL);
-    uv_timer_start(t, on_grace_over, 2000, 0);
-    uv_unref((uv_handle_t *)t);
-}
-
 int main(int argc, char **argv) {
     if (argc != 6 && argc != 7) {
         fprintf(stderr, "usage: tls-pingpong PORT CONNECTIONS SIZE SECONDS CAFILE [MESSAGES]\n");
@@ -231,15 +199,11 @@ int main(int argc, char **argv) {
         uv_tcp_connect(&c->connect, &c->tls.tcp, (const struct sockaddr *)&address, on_connect);
         open_connections++;
     }
-    uv_timer_init(loop, &warmup_timer);
-    uv_timer_start(&warmup_timer, on_warm, limit ? 0 : 500, 0);
-    uv_timer_init(loop, &stop_timer);
-    uv_timer_start(&stop_timer, on_stop, (limit ? 0 : 500) + (uint64_t)(seconds * 1000), 0);
+    start_window_with_grace(limit ? 0 : 500, seconds, "tls-pingpong", "waiting for an echo", on_closed);
     uv_run(loop, UV_RUN_DEFAULT);
 
-    double elapsed = (double)(measure_end - measure_start) / 1e9;
     errors += tls_failed_writes;
-    report(messages, message_size, elapsed, errors, mismatches);
+    report(messages, message_size, window_seconds(), errors, mismatches);
     SSL_CTX_free(context);
     return errors || mismatches ? 1 : 0;
 }
