@@ -55,10 +55,10 @@ struct FetchTLSDemoTests {
         #expect(refused.stderr == "uvdemo: TLS handshake with localhost: unable to get local issuer certificate\n")
     }
 
-    @Test("a server that speaks only TLS 1.1 is refused")
-    func oldProtocol() throws {
+    @Test("a server that speaks only TLS 1.0 or only TLS 1.1 is refused", arguments: ["-tls1", "-tls1_1"])
+    func oldProtocol(version: String) throws {
         let server = try OpenSSLServer(
-            root: root, certificate: certificates.server, options: ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
+            root: root, certificate: certificates.server, options: [version, "-cipher", "DEFAULT@SECLEVEL=0"])
         let refused = try Demo.run(["fetch", "--cacert", certificates.ca, server.url("small.txt")])
         #expect(refused.status == 3)
         #expect(refused.stderr.hasPrefix("uvdemo: TLS handshake with localhost: no TLS version in common (TLS 1.2 at least)"), "\(refused.stderr)")
