@@ -20,6 +20,10 @@ public final class Signal: Handle, @unchecked Sendable {  // Handle's members ch
         public static var terminate: Number { .init(rawValue: SIGTERM) }
         /// `SIGHUP`.
         public static var hangup: Number { .init(rawValue: SIGHUP) }
+        /// `SIGUSR1`, free for an application's own use (reload, dump state, …).
+        public static var user1: Number { .init(rawValue: SIGUSR1) }
+        /// `SIGUSR2`, free for an application's own use.
+        public static var user2: Number { .init(rawValue: SIGUSR2) }
         /// `SIGKILL`, which cannot be caught (to send, not to watch).
         public static var kill: Number { .init(rawValue: SIGKILL) }
     }
