@@ -114,12 +114,14 @@ public final class TCPConnection: StreamConnection, @unchecked Sendable {  // Ha
         try uvCheck(uv_tcp_nodelay(tcp, enabled ? 1 : 0), "set TCP_NODELAY", target: peerName)
     }
 
-    /// Turns TCP keep-alive on, probing after `delay` seconds idle, or off.
-    /// The corresponding C function is `uv_tcp_keepalive`.
-    public func setKeepAlive(_ enabled: Bool, delay: UInt32 = 60) throws(UVError) {
+    /// Turns TCP keep-alive on, the first probe going out after the connection has been idle for
+    /// `idle` (whole seconds, at least one), or off with nil: how a server learns that a silent peer
+    /// is gone. The corresponding C function is `uv_tcp_keepalive`.
+    public func setKeepAlive(after idle: Duration?) throws(UVError) {
         checkThread()
         try checkOpen("set SO_KEEPALIVE", target: peerName)
-        try uvCheck(uv_tcp_keepalive(tcp, enabled ? 1 : 0, delay), "set SO_KEEPALIVE", target: peerName)
+        let seconds = idle.map { max(1, min($0.components.seconds, Int64(UInt32.max))) } ?? 0
+        try uvCheck(uv_tcp_keepalive(tcp, idle == nil ? 0 : 1, UInt32(seconds)), "set SO_KEEPALIVE", target: peerName)
     }
 
     /// This end's address. The corresponding C function is `uv_tcp_getsockname`.

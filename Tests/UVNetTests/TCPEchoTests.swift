@@ -123,10 +123,15 @@ struct TCPEchoTests {
             try client.connect(to: server.address) { _ in
                 #expect(throws: Never.self) {
                     try client.setNoDelay(true)
-                    try client.setKeepAlive(true, delay: 30)
+                    try client.setKeepAlive(after: .seconds(30))
+                    #expect(try client.setSendBufferSize(64 * 1024) >= 64 * 1024)
+                    #expect(try client.setReceiveBufferSize(96 * 1024) >= 96 * 1024)
+                    #expect(try client.receiveBufferSize() >= 96 * 1024)
+                    try client.setKeepAlive(after: nil)
                     #expect(try client.remoteAddress == server.address)
                     let accepted = try #require(server.accepted.first)
                     #expect(try accepted.remoteAddress == client.localAddress)
+                    #expect(throws: UVError.invalidArgument) { try accepted.setSendBufferSize(0) }
                 }
                 client.close()
                 server.listener.close()
