@@ -317,19 +317,47 @@ public enum Resolver {
 }
 
 extension Resolver {
-    /// Resolves `host` (and `service`) to addresses; see the callback form. Canceling the task ends the
-    /// wait at once and cancels the request if it is still queued (one already running on the thread
-    /// pool finishes there, and its answer is dropped).
+    /// Resolves `host` (and `service`) to addresses; see the callback form. With `timeout`, a lookup
+    /// that has no answer by then ends with `.timedOut` naming the host (a DNS server that does not
+    /// answer holds a thread-pool thread for as long as the system's resolver waits, which is
+    /// `timeout:5 attempts:2` per server by default). Canceling the task, or the timeout, ends the wait
+    /// at once and cancels the request if it is still queued; one already running on the thread pool
+    /// finishes there, and its answer is dropped.
     public static func resolve(
         host: String?, service: String? = nil, family: Family = .any, socketType: SocketType = .stream,
-        flags: Flags = [], on loop: Loop
+        flags: Flags = [], on loop: Loop, timeout: Duration? = nil
     ) async throws -> [SocketAddress] {
+        try await lookup(host: host, service: service, family: family, socketType: socketType, flags: flags, on: loop, timeout: timeout)
+            .map(\.address)
+    }
+
+    /// Like `resolve(host:…:timeout:)`, with the socket type of each answer.
+    public static func lookup(
+        host: String?, service: String? = nil, family: Family = .any, socketType: SocketType = .stream,
+        flags: Flags = [], on loop: Loop, timeout: Duration? = nil
+    ) async throws -> [Entry] {
         let pending = LoopBound<Request?>(nil, on: loop)
+        let name = [host, service].compactMap { $0 }.joined(separator: ":")
         return try await loop.suspend(
+            timeout: timeout.map { Timeout($0, operation: "resolve", target: { name }, detail: "no answer within \($0)") },
             { wake in
-                pending.value = resolve(
+                pending.value = lookup(
                     host: host, service: service, family: family, socketType: socketType, flags: flags, on: loop
                 ) { wake.resume($0.mapError { $0 }) }
+            },
+            abandon: { pending.value?.cancel() })
+    }
+
+    /// Finds the name of `address`; see the callback form. `timeout` and cancellation as for
+    /// `resolve(host:…:timeout:)`.
+    public static func reverse(
+        _ address: SocketAddress, nameRequired: Bool = false, on loop: Loop, timeout: Duration? = nil
+    ) async throws -> Name {
+        let pending = LoopBound<Request?>(nil, on: loop)
+        return try await loop.suspend(
+            timeout: timeout.map { Timeout($0, operation: "reverse-resolve", target: { "\(address)" }, detail: "no answer within \($0)") },
+            { wake in
+                pending.value = reverse(address, nameRequired: nameRequired, on: loop) { wake.resume($0.mapError { $0 }) }
             },
             abandon: { pending.value?.cancel() })
     }

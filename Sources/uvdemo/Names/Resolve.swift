@@ -7,6 +7,7 @@ struct Resolve: ParsableCommand, Exemplified {
     static let examples = [
         "uvdemo resolve localhost --verify",
         "uvdemo resolve localhost --service http --family 6",
+        "uvdemo resolve example.com --timeout 2",
     ]
 
     static let configuration = CommandConfiguration(
@@ -14,7 +15,10 @@ struct Resolve: ParsableCommand, Exemplified {
         discussion: """
             --verify reverse-resolves the address (NAME itself when it is an address, else its first \
             answer), forward-resolves that name, and checks the address is among the answers. Exit codes \
-            with --verify: 0 verified, 1 the check failed, 2 the address has no reverse name, 3 a lookup failed.
+            with --verify: 0 verified, 1 the check failed, 2 the address has no reverse name, 3 a lookup failed. \
+            --timeout gives up (exit 3) when the answers have not come by then: a DNS server that does not \
+            answer holds the lookup for as long as the system's resolver waits (resolv.conf's timeout and \
+            attempts), on one of libuv's thread-pool threads (UV_THREADPOOL_SIZE, 4 by default).
             """)
 
     enum FamilyChoice: String, ExpressibleByArgument {
@@ -33,58 +37,60 @@ struct Resolve: ParsableCommand, Exemplified {
     @Option(help: "Service name or port, e.g. http or 8080.") var service: String?
     @Option(help: "Address family: 4, 6 or any.") var family: FamilyChoice = .any
     @Flag(help: "Check that the address's reverse name resolves back to it.") var verify = false
+    @Option(help: "Seconds to wait for all the answers (default: as long as the system's resolver takes).")
+    var timeout: Double?
+
+    func validate() throws {
+        guard timeout.map({ $0 > 0 && $0 <= 3600 }) ?? true else { throw ValidationError("--timeout must be in (0, 3600] seconds") }
+    }
 
     func run() throws {
         let loop = try Loop()
         let console = Console.standard
-        var outcome: Result<Void, DemoFailure> = .success(())
-        Resolver.lookup(host: name, service: service, family: family.family, socketType: .any, on: loop) { answer in
-            switch answer {
-            case .success(let entries):
+        let (name, service, family, verify) = (name, service, family.family, verify)
+        let limit = timeout.map { Duration.milliseconds(Int($0 * 1000)) }
+        do {
+            try loop.run {
+                let entries = try await Resolver.lookup(
+                    host: name, service: service, family: family, socketType: .any, on: loop, timeout: limit)
                 for entry in entries {
                     console.write("\(entry.address.isIPv6 ? "IPv6" : "IPv4") \(entry.socketType) \(entry.address.ipAddress)\n")
                 }
                 guard verify, let first = entries.first else { return }
                 let address = (try? SocketAddress(ip: name, port: 0)) ?? first.address
-                ReverseCheck.run(address, on: loop, console: console) { outcome = $0 }
-            case .failure(let error):
-                outcome = .failure(.network(error))
+                try await ReverseCheck.run(address, on: loop, timeout: limit, console: console)
             }
+        } catch let error as UVError where error == .timedOut {
+            // Given up on, the lookup may still run on the thread pool: the loop is left, not closed
+            // (closing would wait for it), and the failure ends the process at once.
+            throw DemoFailure.network(error)
         }
-        loop.run()
         try loop.close()
-        try outcome.get()
     }
 }
 
 /// The seeds' double check: address → reverse name → forward addresses, which must include the address.
 enum ReverseCheck {
-    static func run(
-        _ address: SocketAddress, on loop: Loop, console: Console, _ done: @escaping (Result<Void, DemoFailure>) -> Void
-    ) {
+    static func run(_ address: SocketAddress, on loop: Loop, timeout: Duration?, console: Console) async throws {
         let ip = address.ipAddress
-        Resolver.reverse(address, nameRequired: true, on: loop) { reversed in
-            let name: String
-            switch reversed {
-            case .success(let found):
-                name = found.host
-            case .failure(let error) where error == .hostNotFound:
-                return done(.failure(DemoFailure(message: "verify: \(ip) has no reverse name", exitCode: 2)))
-            case .failure(let error):
-                return done(.failure(DemoFailure(message: "verify: reverse lookup failed: \(error)", exitCode: 3)))
-            }
-            Resolver.resolve(host: name, on: loop) { forward in
-                switch forward {
-                case .success(let addresses) where addresses.contains(where: { $0.ipAddress == ip }):
-                    console.write("verified: \(ip) -> \(name) -> \(ip)\n")
-                    done(.success(()))
-                case .success(let addresses):
-                    let found = addresses.map(\.ipAddress).joined(separator: ", ")
-                    done(.failure(DemoFailure(message: "verify: \(ip) -> \(name) -> [\(found)]: \(ip) is not among them", exitCode: 1)))
-                case .failure(let error):
-                    done(.failure(DemoFailure(message: "verify: forward lookup of \(name) failed: \(error)", exitCode: 1)))
-                }
-            }
+        let name: String
+        do {
+            name = try await Resolver.reverse(address, nameRequired: true, on: loop, timeout: timeout).host
+        } catch let error as UVError where error == .hostNotFound {
+            throw DemoFailure(message: "verify: \(ip) has no reverse name", exitCode: 2)
+        } catch let error as UVError where error != .timedOut {
+            throw DemoFailure(message: "verify: reverse lookup failed: \(error)", exitCode: 3)
         }
+        let addresses: [SocketAddress]
+        do {
+            addresses = try await Resolver.resolve(host: name, on: loop, timeout: timeout)
+        } catch let error as UVError where error != .timedOut {
+            throw DemoFailure(message: "verify: forward lookup of \(name) failed: \(error)", exitCode: 1)
+        }
+        guard addresses.contains(where: { $0.ipAddress == ip }) else {
+            let found = addresses.map(\.ipAddress).joined(separator: ", ")
+            throw DemoFailure(message: "verify: \(ip) -> \(name) -> [\(found)]: \(ip) is not among them", exitCode: 1)
+        }
+        console.write("verified: \(ip) -> \(name) -> \(ip)\n")
     }
 }

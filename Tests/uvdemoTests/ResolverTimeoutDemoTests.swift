@@ -1,0 +1,45 @@
+// A DNS server that never answers, on loopback in a network and mount namespace of the test's own
+// (its /etc/resolv.conf points there): resolve --timeout gives up on time instead of waiting for the
+// system resolver's 10 s and more.
+import Foundation
+import Testing
+
+@Suite("resolve --timeout")
+struct ResolverTimeoutDemoTests {
+    /// Reads every DNS query on 127.0.0.1:53 and answers none, for 5 s. It first closes what it
+    /// inherited beyond stdin, stdout and stderr (the test's pipes among them), so that only uvdemo
+    /// keeps the test waiting.
+    static let silentDNSServer = """
+        import os, socket
+        os.closerange(3, 1024)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 53)); s.settimeout(5)
+        try:
+            while True: s.recvfrom(2048)
+        except OSError:
+            pass
+        """
+
+    @Test("a lookup nobody answers ends at --timeout: exit 3 naming the host, at once")
+    func silentServer() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uvnet-dns-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let resolvConf = directory.appendingPathComponent("resolv.conf")
+        try Data("nameserver 127.0.0.1\n".utf8).write(to: resolvConf)
+        let server = directory.appendingPathComponent("silent-dns.py")
+        try Data(Self.silentDNSServer.utf8).write(to: server)
+
+        let started = Date()
+        let resolved = try Demo.shell("""
+            unshare --mount --net sh -c 'ip link set lo up || exit 9
+            python3 \(server.path) </dev/null >/dev/null 2>&1 &
+            sleep 0.3
+            mount --bind \(resolvConf.path) /etc/resolv.conf || exit 9
+            exec \(uvdemoPath) resolve nowhere.example.com --timeout 0.5'
+            """)
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(resolved.status == 3, "\(resolved.stderr)")
+        #expect(resolved.stderr == "uvdemo: resolve nowhere.example.com: no answer within 0.5 seconds (ETIMEDOUT)\n")
+        #expect(elapsed < 3, "gave up after \(elapsed) s")
+    }
+}
