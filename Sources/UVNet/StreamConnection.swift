@@ -19,6 +19,8 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     private var onRead: ((ReadResult) -> Void)?
     /// What `inbound()` reads into; made when first asked for, kept for the connection's life.
     private var inbound: InboundBuffer?
+    /// The writability handler, if any (see `onWritabilityChange`).
+    var writability: Writability?
 
     var stream: UnsafeMutablePointer<uv_stream_t> {
         rawHandle.cast(to: uv_stream_t.self)
@@ -161,6 +163,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         request.pointee.data = .retaining(completion)
         do {
             try uvCheck(uv_write(request, stream, &buffer, 1, StreamConnection.wrote), "write", target: peerName)
+            queueGrew()
         } catch {
             let completion = takeCompletion(request.pointee.data, as: Result<Void, UVError>.self)
             QueuedBytes<uv_write_t>.free(request)
@@ -174,6 +177,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         QueuedBytes<uv_write_t>.free(request!)
         Handle.callback(handle, as: StreamConnection.self) { connection in
             completion?(uvResult(status, "write", target: connection.peerName))
+            connection.queueShrank()
         }
     }
 
@@ -217,7 +221,10 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     override func didEnter(_ state: State) {
         // A waiting reader ends the way a clean end reads: after what it already holds, with nil.
         if state == .closing { inbound?.streamClosed() }
-        if state == .closed { onRead = nil }
+        if state == .closed {
+            onRead = nil
+            writability = nil
+        }
         super.didEnter(state)
     }
 }
