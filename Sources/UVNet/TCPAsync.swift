@@ -13,16 +13,18 @@ extension TCPConnection {
         }
     }
 
-    /// Resolves `host` and connects to each address in turn until one accepts (see the callback form).
-    /// A timeout or cancellation stops the resolution and the attempt in flight at once.
+    /// Resolves `host` and connects with Happy Eyeballs: the families raced, a new attempt every
+    /// `attemptDelay`, the first to connect wins (see the callback form). `timeout` bounds it all; a
+    /// timeout or cancellation stops the lookups and every attempt in flight at once.
     public static func connect(
-        host: String, port: Int, on loop: Loop, timeout: Duration? = nil
+        host: String, port: Int, on loop: Loop, timeout: Duration? = nil,
+        attemptDelay: Duration = ConnectAttempt.defaultAttemptDelay
     ) async throws -> TCPConnection {
         let attempt = LoopBound<ConnectAttempt?>(nil, on: loop)
         return try await loop.suspend(
             timeout: timeout.map { Timeout($0, operation: "connect to", target: { "\(host):\(port)" }, detail: "no answer within \($0)") },
             { wake in
-                attempt.value = connect(host: host, port: port, on: loop) { wake.resume($0.mapError { $0 }) }
+                attempt.value = connect(host: host, port: port, on: loop, attemptDelay: attemptDelay) { wake.resume($0.mapError { $0 }) }
             },
             abandon: { attempt.value?.cancel() })
     }

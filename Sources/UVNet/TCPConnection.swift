@@ -72,16 +72,33 @@ public final class TCPConnection: StreamConnection, @unchecked Sendable {  // Ha
         }
     }
 
-    /// Resolves `host` and connects to its addresses in the order the system gives, one after the other,
-    /// until one accepts (so `localhost` works whether it answers on `::1` or on `127.0.0.1`).
-    /// `completion` runs once with the connection, or the error of the last address tried (or of
-    /// resolving), or `.canceled` after `cancel()` on the attempt returned.
+    /// Resolves `host` and connects to it as RFC 8305 (Happy Eyeballs v2) has it: the IPv6 and IPv4
+    /// lookups raced (IPv4's answer waits `ConnectAttempt.resolutionDelay` for IPv6's), the addresses
+    /// interleaved by family, a new attempt every `attemptDelay` while earlier ones are still pending
+    /// (at once when one fails), the first to connect wins and every other is closed at once. So a
+    /// first address that drops SYNs costs `attemptDelay`, not the kernel's minutes-long timeout.
+    /// `completion` runs once with the connection; or the error (of the one address, or naming each
+    /// address and why, or of resolving); or `.canceled` after `cancel()` on the attempt returned.
     @discardableResult
     public static func connect(
-        host: String, port: Int, on loop: Loop, _ completion: @escaping (Result<TCPConnection, UVError>) -> Void
+        host: String, port: Int, on loop: Loop, attemptDelay: Duration = ConnectAttempt.defaultAttemptDelay,
+        _ completion: @escaping (Result<TCPConnection, UVError>) -> Void
     ) -> ConnectAttempt {
-        let attempt = ConnectAttempt(host: host, port: port, on: loop, completion)
-        attempt.start()
+        let attempt = ConnectAttempt(target: "\(host):\(port)", port: port, attemptDelay: attemptDelay, on: loop, completion)
+        attempt.start(resolving: host)
+        return attempt
+    }
+
+    /// Connects to the first of `addresses` to answer, racing them in their order as
+    /// `connect(host:port:on:attemptDelay:_:)` does once it has resolved.
+    @discardableResult
+    public static func connect(
+        toAnyOf addresses: [SocketAddress], on loop: Loop, attemptDelay: Duration = ConnectAttempt.defaultAttemptDelay,
+        _ completion: @escaping (Result<TCPConnection, UVError>) -> Void
+    ) -> ConnectAttempt {
+        let target = addresses.map(\.description).joined(separator: ", ")
+        let attempt = ConnectAttempt(target: target, port: addresses.first?.port ?? 0, attemptDelay: attemptDelay, on: loop, completion)
+        attempt.start(racing: addresses)
         return attempt
     }
 

@@ -10,7 +10,7 @@ extension TLSConnection {
             abandon: { [self] in close() })
     }
 
-    /// Connects to `host` over TCP (each of its addresses in turn, within `timeout`), then runs the
+    /// Connects to `host` over TCP (Happy Eyeballs, within `timeout`), then runs the
     /// handshake, verifying the server's certificate for `host` as `context` says.
     ///
     /// ```swift

@@ -11,7 +11,7 @@ struct Info: ParsableCommand, Exemplified {
     static let configuration = CommandConfiguration(
         abstract: "Connect to HOST PORT_OR_SERVICE and print the local and remote address.",
         discussion: """
-            Each address the host resolves to is tried in turn, until one accepts.
+            The host's IPv6 and IPv4 addresses are raced (Happy Eyeballs); the first to accept wins.
             """)
 
     @Argument(help: "Host name or address.") var host: String

@@ -1,0 +1,80 @@
+// Happy Eyeballs on loopback: a first address that drops SYNs (an IPv6 listener whose accept queue is
+// full) costs one attempt delay, not the kernel's connect timeout; every loser is closed.
+import Glibc
+import Testing
+import UVNet
+
+@Suite("Happy Eyeballs")
+struct HappyEyeballsTests {
+    /// A socket on [::1] that listens with a full accept queue and never accepts: SYNs to it are dropped.
+    /// Returns its descriptor (and the one connection filling its queue) and port.
+    private func blackhole() throws -> (descriptors: [CInt], port: Int) {
+        let listening = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_addr = in6addr_loopback
+        var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listening, $0, length) } }
+        try #require(bound == 0 && listen(listening, 0) == 0)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listening, $0, &length) } }
+        // One connection fills a queue of backlog 0; the kernel drops the SYNs that come after it.
+        let filler = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, length) } }
+        try #require(connected == 0)
+        return ([listening, filler], Int(UInt16(bigEndian: address.sin6_port)))
+    }
+
+    @Test("a first address that drops SYNs costs one attempt delay; the second wins and the first is closed")
+    func blackholedFirstAddress() throws {
+        let (descriptors, port) = try blackhole()
+        defer { descriptors.forEach { _ = close($0) } }
+        try withLoop { loop in
+            let accepted = LoopBound<[TCPConnection]>([], on: loop)
+            let listener = try TCPListener(on: loop, address: SocketAddress(ip: "127.0.0.1", port: port)) { result in
+                if case .success(let connection) = result { accepted.value.append(connection) }
+            }
+            let handlesBefore = loop.openHandleCount
+            let clock = ContinuousClock()
+            let started = clock.now
+            var outcome: Result<TCPConnection, UVError>?
+            var elapsed: Duration = .zero
+            let addresses = [try SocketAddress(ip: "::1", port: port), try SocketAddress(ip: "127.0.0.1", port: port)]
+            TCPConnection.connect(toAnyOf: addresses, on: loop, attemptDelay: .milliseconds(100)) { result in
+                elapsed = clock.now - started
+                outcome = result
+                // Let the loser's close and the accept run, then look.
+                _ = try? Timer.once(after: .milliseconds(50), on: loop) {
+                    #expect(loop.openHandleCount == handlesBefore + 2, "the client and the accepted connection; no loser")
+                    if case .success(let connection) = result { #expect((try? connection.remoteAddress)?.description == "127.0.0.1:\(port)") }
+                    try? outcome?.get().close()
+                    accepted.value.forEach { $0.close() }
+                    listener.close()
+                }
+            }
+            loop.run()
+            #expect(throws: Never.self) { try outcome?.get() }
+            #expect(elapsed >= .milliseconds(90) && elapsed < .milliseconds(900), "connected after \(elapsed)")
+        }
+    }
+
+    @Test("when every address fails the error names each one and why")
+    func allFail() throws {
+        try withLoop { loop in
+            // A port nothing listens on, on both families: each attempt is refused at once.
+            let probe = try TCPListener(on: loop, address: SocketAddress(ip: "127.0.0.1", port: 0))
+            let port = try probe.localAddress.port
+            probe.close()
+            var outcome: Result<TCPConnection, UVError>?
+            let addresses = [try SocketAddress(ip: "::1", port: port), try SocketAddress(ip: "127.0.0.1", port: port)]
+            TCPConnection.connect(toAnyOf: addresses, on: loop) { outcome = $0 }
+            loop.run()
+            #expect {
+                try outcome?.get()
+            } throws: { error in
+                let text = "\(error)"
+                return (error as? UVError) == .connectionRefused && text.contains("every address failed")
+                    && text.contains("[::1]:\(port): connection refused") && text.contains("127.0.0.1:\(port): connection refused")
+            }
+        }
+    }
+}
