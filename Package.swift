@@ -13,7 +13,15 @@ let package = Package(
         .library(name: "UVNetTLS", targets: ["UVNetTLS"]),
         .executable(name: "uvdemo", targets: ["uvdemo"]),
     ],
+    traits: [
+        .trait(
+            name: "ServiceLifecycle",
+            description: "TCPServerService: a UVNet server as a swift-service-lifecycle Service (graceful shutdown, drain deadline)"
+        ),
+    ],
     dependencies: [
+        // Only with the ServiceLifecycle trait: a package that does not enable it builds none of it.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
@@ -25,7 +33,10 @@ let package = Package(
         ),
         .target(
             name: "UVNet",
-            dependencies: ["CUV"],
+            dependencies: [
+                "CUV",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle", condition: .when(traits: ["ServiceLifecycle"])),
+            ],
             swiftSettings: asyncRunsWhereCalled
         ),
         // OpenSSL 3 from the system, for UVNetTLS alone: a service without TLS links libuv only.
@@ -51,7 +62,10 @@ let package = Package(
         ),
         .testTarget(
             name: "UVNetTests",
-            dependencies: ["UVNet"]
+            dependencies: [
+                "UVNet",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle", condition: .when(traits: ["ServiceLifecycle"])),
+            ]
         ),
         .testTarget(
             name: "UVNetTLSTests",
