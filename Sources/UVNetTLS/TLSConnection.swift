@@ -430,6 +430,20 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         if !sent { completion?(.success(())) }
     }
 
+    /// Write backpressure for callbacks, as `StreamConnection.onWritabilityChange(watermarks:_:)`
+    /// has it, measured on the ciphertext queued on the transport (the plaintext and TLS's few bytes
+    /// a record).
+    public func onWritabilityChange(watermarks: WriteWatermarks = .standard, _ handler: ((Bool) -> Void)?) {
+        checkThread()
+        transport.onWritabilityChange(watermarks: watermarks, handler)
+    }
+
+    /// False while the transport's queue is past the high watermark of `onWritabilityChange`.
+    public var isWritable: Bool {
+        checkThread()
+        return transport.isWritable
+    }
+
     /// Bytes written but not yet with the kernel: ciphertext queued, and plaintext waiting for the
     /// handshake. What a writer watches to stop producing.
     public var writeQueueSize: Int {

@@ -82,3 +82,54 @@ struct TLSConnectionRuleTests {
         }
     }
 }
+
+@Suite("TLS write watermarks")
+struct TLSWriteWatermarkTests {
+    @Test("a TLS server streaming 16 MiB to a slow reader is paused and resumed; the queue stays bounded, every byte arrives")
+    func slowReader() throws {
+        let certificates = try TestCertificates()
+        let total = 16 << 20
+        let chunk = pattern(count: 64 * 1024, seed: 4)
+        let watermarks = WriteWatermarks(low: 128 * 1024, high: 512 * 1024)
+        try withLoop { loop in
+            let peakQueue = LoopBound(0, on: loop)
+            let stops = LoopBound(0, on: loop)
+            let server = TLSListener(try TCPListener(on: loop, address: anyLocalPort), context: try certificates.serverContext)
+            let port = try (server.listener as! TCPListener).localAddress.port
+            server.accept { accepted in
+                guard case .success(let connection) = accepted else { return }
+                var sent = 0
+                func pump() {
+                    while sent < total && connection.isWritable {
+                        chunk.withUnsafeBytes { connection.write($0) }
+                        sent += chunk.count
+                        peakQueue.value = max(peakQueue.value, connection.writeQueueSize)
+                    }
+                    if sent == total { connection.shutdown { _ in connection.close() } }
+                }
+                connection.onWritabilityChange(watermarks: watermarks) { writable in
+                    if writable { pump() } else { stops.value += 1 }
+                }
+                pump()
+            }
+            let context = try certificates.clientContext
+            let (received, intact) = try loop.run {
+                let client = try await TLSConnection.connect(host: "localhost", port: port, on: loop, context: context)
+                var received = 0
+                var intact = true
+                for try await bytes in client.inbound(highWatermark: 64 * 1024, lowWatermark: 16 * 1024) {
+                    intact = intact && bytes.indices.allSatisfy { bytes[$0] == chunk[(received + $0) % chunk.count] }
+                    received += bytes.count
+                    if received % (1 << 20) < bytes.count { try await loop.sleep(for: .milliseconds(2)) }  // a slow reader
+                }
+                await client.close()
+                server.close()
+                return (received, intact)
+            }
+            #expect(received == total)
+            #expect(intact)
+            #expect(stops.value > 0, "the reader was slow enough to be waited for")
+            #expect(peakQueue.value <= watermarks.high + chunk.count + 1024, "peak \(peakQueue.value)")
+        }
+    }
+}
