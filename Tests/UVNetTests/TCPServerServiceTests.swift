@@ -30,8 +30,17 @@ struct TCPServerServiceTests {
             var echoed: [UInt8] = []
             while echoed.count < 7, let chunk = try await input.next() { echoed += chunk }
             kill(getpid(), SIGTERM)  // the ServiceGroup handles it: graceful shutdown
-            try await loop.sleep(for: .milliseconds(200))
-            let refused = (try? await TCPConnection.connect(to: address, on: loop)) == nil
+            // The signal travels through a dispatch source and the group: wait (at most 10 s) until
+            // new connections are refused; one that still got in is closed at once.
+            var refused = false
+            for _ in 0..<1000 where !refused {
+                if let late = try? await TCPConnection.connect(to: address, on: loop) {
+                    await late.close()
+                    try await loop.sleep(for: .milliseconds(10))
+                } else {
+                    refused = true
+                }
+            }
             try await client.write("after")
             try await client.shutdown()
             while let chunk = try await input.next() { echoed += chunk }
