@@ -22,6 +22,9 @@ let package = Package(
     dependencies: [
         // Only with the ServiceLifecycle trait: a package that does not enable it builds none of it.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // For scripts/docs alone (`swift package generate-documentation`): a command plugin, nothing
+        // a dependent builds.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],

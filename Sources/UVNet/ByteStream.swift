@@ -63,6 +63,7 @@ public final class InboundBuffer: @unchecked Sendable {  // touched on the strea
     private var queue: InboundQueue?
     private var isClosed = false
 
+    /// An empty buffer, for a type of your own that conforms to `ByteStream`.
     public init() {}
 
     /// The stream is closing: `inbound()` ends after the bytes it already holds.
@@ -107,6 +108,7 @@ extension ByteStream {
         close(nil)
     }
 
+    /// The generic way: each failure converted at run time (see the requirement).
     @_spi(StreamLayers) public func startReadingAnyError(_ handler: @escaping (Result<UnsafeRawBufferPointer, any Error>) -> Void) {
         startReading { handler($0.mapError { $0 }) }
     }

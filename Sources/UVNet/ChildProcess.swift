@@ -168,7 +168,9 @@ public final class ChildProcess: Handle, @unchecked Sendable {  // Handle's memb
 
     /// The pipe to the child's stdin, stdout or stderr, when it was made one.
     public var standardInput: UnixConnection? { pipe(0) }
+    /// The child's stdout, when descriptor 1 was `.pipe`.
     public var standardOutput: UnixConnection? { pipe(1) }
+    /// The child's stderr, when descriptor 2 was `.pipe`.
     public var standardError: UnixConnection? { pipe(2) }
 
     /// How the child ended; nil while it runs.

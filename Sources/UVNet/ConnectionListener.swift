@@ -65,9 +65,11 @@ extension ConnectionListener {
 
 /// The connections of a listener; see `ConnectionListener.connections`.
 public struct AcceptedConnections<Connection: StreamConnection>: AsyncSequence, Sendable {
+    /// What the sequence yields.
     public typealias Element = Connection
     let listener: StreamListener
 
+    /// An iterator; one consumes at a time (a second one's `next()` throws `.busy`).
     public func makeAsyncIterator() -> AsyncIterator {
         let listener = listener
         let address = listener.addressText
@@ -75,9 +77,11 @@ public struct AcceptedConnections<Connection: StreamConnection>: AsyncSequence, 
             consumer: SequenceConsumer(loop: listener.loop, target: { address }, locate: { listener.connectionQueue() }))
     }
 
+    /// Takes the elements one `next()` at a time, on the loop's thread.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let consumer: SequenceConsumer<StreamConnection, ConnectionQueue>
 
+        /// The next element, or nil once the sequence has ended; throws what ended it otherwise.
         public mutating func next() async throws -> Connection? {
             try await consumer.next().map { unsafeDowncast($0, to: Connection.self) }
         }

@@ -122,9 +122,11 @@ extension UnixConnection {
 
 /// The handles of an IPC pipe; see `UnixConnection.receivedHandles()`.
 public struct ReceivedHandles: AsyncSequence, Sendable {
+    /// What the sequence yields.
     public typealias Element = UnixConnection.ReceivedHandle
     let connection: UnixConnection
 
+    /// An iterator; one consumes at a time (a second one's `next()` throws `.busy`).
     public func makeAsyncIterator() -> AsyncIterator {
         let connection = connection
         return AsyncIterator(
@@ -133,9 +135,11 @@ public struct ReceivedHandles: AsyncSequence, Sendable {
                 locate: { connection.handleQueue() }))
     }
 
+    /// Takes the elements one `next()` at a time, on the loop's thread.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let consumer: SequenceConsumer<UnixConnection.ReceivedHandle, HandleQueue>
 
+        /// The next element, or nil once the sequence has ended; throws what ended it otherwise.
         public mutating func next() async throws -> UnixConnection.ReceivedHandle? {
             try await consumer.next()
         }

@@ -36,6 +36,7 @@ extension Loop: SerialExecutor {
         }
     }
 
+    /// The loop as Swift concurrency's serial executor.
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
         UnownedSerialExecutor(ordinary: self)
     }
@@ -126,6 +127,7 @@ public final class LoopTaskExecutor: TaskExecutor {
         self.jobs = jobs
     }
 
+    /// Runs `job` on the loop's thread, in a coming turn of the loop.
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         if !jobs.post(.taskJob(job)) {
@@ -134,6 +136,7 @@ public final class LoopTaskExecutor: TaskExecutor {
         }
     }
 
+    /// The loop as a task executor.
     public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
         UnownedTaskExecutor(ordinary: self)
     }
@@ -158,6 +161,7 @@ public actor LoopActor {
         self.loop = loop
     }
 
+    /// The loop's executor: this actor's code runs on the loop's thread.
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         loop.asUnownedSerialExecutor()
     }

@@ -17,7 +17,9 @@ import CUV
 public final class Poll: Handle, @unchecked Sendable {  // Handle's members check the loop's thread
     /// What a descriptor is ready for.
     public struct Events: OptionSet, Sendable, Hashable {
+        /// The value as C spells it.
         public let rawValue: CInt
+        /// The value for `rawValue`, as C spells it.
         public init(rawValue: CInt) { self.rawValue = rawValue }
         /// Data to read (or a listening socket's connection to accept). Maps to `UV_READABLE`.
         public static let readable = Events(rawValue: CInt(UV_READABLE.rawValue))

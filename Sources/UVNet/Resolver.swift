@@ -61,7 +61,9 @@ public enum Resolver {
 
     /// getaddrinfo's `AI_*` flags.
     public struct Flags: OptionSet, Sendable {
+        /// The value as C spells it.
         public let rawValue: CInt
+        /// The value for `rawValue`, as C spells it.
         public init(rawValue: CInt) { self.rawValue = rawValue }
         /// Addresses to bind to (the wildcard when `host` is nil). `AI_PASSIVE`.
         public static let passive = Flags(rawValue: AI_PASSIVE)

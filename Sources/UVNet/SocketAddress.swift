@@ -16,11 +16,13 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
     public struct IPv4: Hashable, Sendable {
         var storage: sockaddr_in
 
+        /// Equal when the address bytes are.
         public static func == (lhs: IPv4, rhs: IPv4) -> Bool {
             lhs.storage.sin_port == rhs.storage.sin_port
                 && lhs.storage.sin_addr.s_addr == rhs.storage.sin_addr.s_addr
         }
 
+        /// Hashes what `==` compares.
         public func hash(into hasher: inout Hasher) {
             hasher.combine(storage.sin_port)
             hasher.combine(storage.sin_addr.s_addr)
@@ -31,12 +33,14 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
     public struct IPv6: Hashable, Sendable {
         var storage: sockaddr_in6
 
+        /// Equal when the address bytes are.
         public static func == (lhs: IPv6, rhs: IPv6) -> Bool {
             lhs.storage.sin6_port == rhs.storage.sin6_port
                 && lhs.storage.sin6_scope_id == rhs.storage.sin6_scope_id
                 && lhs.addressBytes == rhs.addressBytes
         }
 
+        /// Hashes what `==` compares.
         public func hash(into hasher: inout Hasher) {
             hasher.combine(storage.sin6_port)
             hasher.combine(storage.sin6_scope_id)

@@ -15,11 +15,14 @@ import Glibc
 /// In async code, `serve { connection in … }` runs each connection in a task of its own and closes it
 /// when the task ends; `connections` hands them out one by one.
 public final class TCPListener: StreamListener, ConnectionListener, @unchecked Sendable {  // Handle's members check the loop's thread
+    /// The kind of connection it accepts.
     public typealias Connection = TCPConnection
 
     /// How the socket is bound.
     public struct Options: OptionSet, Sendable {
+        /// The value as C spells it.
         public let rawValue: UInt32
+        /// The value for `rawValue`, as C spells it.
         public init(rawValue: UInt32) { self.rawValue = rawValue }
         /// `SO_REUSEPORT`: several listeners (on several loops or processes) share one port and the
         /// kernel spreads connections among them.

@@ -15,11 +15,15 @@ import ServiceLifecycle
 /// ```
 /// Each connection's handler runs on its loop's thread, as with `ConnectionListener.serve`.
 public struct TCPServerService: Service {
+    /// Where it listens.
     public let address: SocketAddress
+    /// How many loops (one thread each) serve, sharing the port.
     public let loopCount: Int
+    /// How long open connections may take to finish once graceful shutdown has begun.
     public let drainTimeout: Duration
     private let handler: @Sendable (TCPConnection) async throws -> Void
 
+    /// A service that serves `handler` on every connection to `address` (see the type).
     public init(
         address: SocketAddress, loopCount: Int = 1, drainTimeout: Duration = .seconds(10),
         _ handler: @escaping @Sendable (TCPConnection) async throws -> Void
@@ -30,6 +34,7 @@ public struct TCPServerService: Service {
         self.handler = handler
     }
 
+    /// Serves until graceful shutdown, then drains (see the type); throws what listening throws.
     public func run() async throws {
         let group = try await LoopGroup(loopCount: loopCount)
         let listeners = Locked<[TCPListener]>([])  // made on each loop's thread, closed from anywhere

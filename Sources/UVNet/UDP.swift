@@ -17,7 +17,9 @@ import Glibc
 public final class UDPSocket: Handle, @unchecked Sendable {  // Handle's members check the loop's thread
     /// How the socket is bound.
     public struct BindOptions: OptionSet, Sendable {
+        /// The value as C spells it.
         public let rawValue: UInt32
+        /// The value for `rawValue`, as C spells it.
         public init(rawValue: UInt32) { self.rawValue = rawValue }
         /// `SO_REUSEADDR`: several sockets may bind the same address (multicast receivers).
         /// Maps to `UV_UDP_REUSEADDR`.

@@ -27,6 +27,7 @@ public struct UVError: Error, RawRepresentable, Hashable, Sendable, CustomString
         }
     }
 
+    /// The error with libuv code `rawValue` (negative), no operation named.
     public init(rawValue: CInt) {
         self.rawValue = rawValue
         self.context = nil
@@ -65,6 +66,7 @@ public struct UVError: Error, RawRepresentable, Hashable, Sendable, CustomString
         }
     }
 
+    /// One line: the operation and what it was aimed at, the reason, and the code's name.
     public var description: String {
         var text = ""
         if let operation { text += operation }
@@ -73,7 +75,9 @@ public struct UVError: Error, RawRepresentable, Hashable, Sendable, CustomString
         return text + "\(detail ?? message) (\(name))"
     }
 
+    /// Equal when the codes are: the operation and target never get in the way of a match.
     public static func == (lhs: UVError, rhs: UVError) -> Bool { lhs.rawValue == rhs.rawValue }
+    /// Hashes what `==` compares.
     public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
 }
 

@@ -18,6 +18,7 @@ import Glibc
 /// still the one this listener made). A path that starts with `@` names Linux's abstract namespace:
 /// no file, and no permissions.
 public final class UnixListener: StreamListener, ConnectionListener, @unchecked Sendable {  // Handle's members check the loop's thread
+    /// The kind of connection it accepts.
     public typealias Connection = UnixConnection
 
     /// The path listened on, as given.

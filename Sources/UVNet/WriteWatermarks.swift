@@ -4,7 +4,9 @@
 /// The bytes a stream's write queue may hold before its writer is told to stop (`high`), and the
 /// level it must fall back to before the writer is told to go on (`low`).
 public struct WriteWatermarks: Sendable, Hashable {
+    /// At or below this many queued bytes, a writer that was stopped is told to go on.
     public var low: Int
+    /// Above this many queued bytes, the writer is told to stop.
     public var high: Int
 
     /// `low` is kept at or below `high`.

@@ -20,7 +20,8 @@ struct TCPServerServiceTests {
         let loop = clients.loops[0]
         let (echoed, refusedAfter) = try await Task(executorPreference: loop.taskExecutor) {
             var connection: TCPConnection?
-            for _ in 0..<200 where connection == nil {
+            // The service starts its loop threads first: wait for it (at most 10 s, for slow builds).
+            for _ in 0..<1000 where connection == nil {
                 connection = try? await TCPConnection.connect(to: address, on: loop)
                 if connection == nil { try await loop.sleep(for: .milliseconds(10)) }
             }

@@ -173,6 +173,7 @@ extension Loop {
     /// The operation's end.
     public init() {}
 
+    /// Ends the wait with `result`; does nothing after the first time.
     public func complete(_ result: Result<Value, UVError>) {
         if let waiter {
             self.waiter = nil
