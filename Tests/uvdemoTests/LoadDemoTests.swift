@@ -66,4 +66,29 @@ struct LoadDemoTests {
         #expect(load.status == 1)
         #expect(load.stderr.contains("connection refused"))
     }
+
+    @Test("--threadpool sizes libuv's pool: a load that resolves a name runs with that many pool threads; 0 is a usage error")
+    func threadPool() throws {
+        let server = try Demo(["echo-server", "--port", "0"])
+        let port = try server.listeningPort()
+        defer {
+            server.signal(SIGTERM)
+            _ = server.wait()
+        }
+        var threads: [Int] = []
+        for size in [2, 9] {
+            // "localhost" is looked up on the pool, which starts with UV_THREADPOOL_SIZE threads.
+            let load = try Demo(["load", "--host", "localhost", "--port", "\(port)", "--duration", "1.5", "--connections", "1", "--threadpool", "\(size)"])
+            usleep(700_000)
+            let status = (try? String(contentsOfFile: "/proc/\(load.process.processIdentifier)/status", encoding: .utf8)) ?? ""
+            let line = status.split(separator: "\n").first { $0.hasPrefix("Threads:") }
+            threads.append(line.flatMap { Int($0.split(separator: "\t").last ?? "") } ?? -1)
+            #expect(load.wait().status == 0)
+        }
+        #expect(threads.count == 2 && threads[1] - threads[0] == 7, "threads with pools of 2 and 9: \(threads)")
+
+        let zero = try Demo.run(["load", "--threadpool", "0"])
+        #expect(zero.status == 2)
+        #expect(zero.stderr.contains("--threadpool must be in 1...1024"), "\(zero.stderr)")
+    }
 }

@@ -33,6 +33,7 @@ struct EchoServer: ParsableCommand, Exemplified {
     @Option(help: "Serve only clients that answer an HMAC-SHA256 challenge with this shared key.")
     var secret: String?
     @OptionGroup var tls: TLSServerOptions
+    @OptionGroup var threadPool: ThreadPoolOption
     @Flag(help: "Log connects and disconnects to stderr.") var verbose = false
     @Flag(help: .hidden) var worker = false
 
@@ -57,6 +58,7 @@ struct EchoServer: ParsableCommand, Exemplified {
     }
 
     func run() throws {
+        threadPool.apply()
         let console = Console.standard
         let behavior = EchoBehavior(api: api, lines: lines, secret: secret, tls: try tls.context(), verbose: verbose)
         if worker { return try Prefork.work(loops: loops, behavior: behavior) }

@@ -31,6 +31,7 @@ struct Load: ParsableCommand, Exemplified {
     @Flag(help: "Print the result as JSON.") var json = false
     @Flag(help: "Speak TLS to the server (see echo-server --tls-cert).") var tls = false
     @OptionGroup var trust: TLSClientOptions
+    @OptionGroup var threadPool: ThreadPoolOption
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("port \(port) is not in 0...65535") }
@@ -45,6 +46,7 @@ struct Load: ParsableCommand, Exemplified {
     }
 
     func run() throws {
+        threadPool.apply()
         let loop = try Loop()
         let console = Console.standard
         let run = LoadRun(loop: loop, console: console, size: size, depth: depth, duration: .milliseconds(Int(duration * 1000)))

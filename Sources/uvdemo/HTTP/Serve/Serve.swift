@@ -25,8 +25,10 @@ struct Serve: ParsableCommand, Exemplified {
     @Option(help: "Port to listen on (0 picks a free one).") var port = 8080
     @Flag(help: "Log every request to stderr.") var verbose = false
     @OptionGroup var tls: TLSServerOptions
+    @OptionGroup var threadPool: ThreadPoolOption
 
     func run() throws {
+        threadPool.apply()
         let files = try StaticFiles(root: root)
         let context = try tls.context(applicationProtocols: ["http/1.1"])
         let address = try DemoFailure.address(host: host, port: port)
