@@ -13,9 +13,11 @@ import Glibc
 /// try authority.write(certificateTo: "/tmp/ca.pem")                               // for TrustRoots.file
 /// ```
 /// Never use one for production: its key lives only in this process, and nothing revokes what it issued.
-public final class CertificateAuthority: @unchecked Sendable {  // immutable after init; OpenSSL only reads the key and certificate to sign
+public final class CertificateAuthority: @unchecked Sendable {  // `key` and `certificate` are used only while holding `signing`
     private let key: OpaquePointer
     private let certificate: OpaquePointer
+    /// Held while OpenSSL reads the key and certificate to sign, so issuing from several threads is safe.
+    private let signing: UnsafeMutablePointer<pthread_mutex_t> = .allocate(capacity: 1)
     /// The CA's certificate, PEM.
     public let certificatePEM: String
 
@@ -35,12 +37,15 @@ public final class CertificateAuthority: @unchecked Sendable {  // immutable aft
         }
         self.key = key
         self.certificate = certificate
+        pthread_mutex_init(signing, nil)
         certificatePEM = CertificateAuthority.pem { PEM_write_bio_X509($0, certificate) }
     }
 
     deinit {
         X509_free(certificate)
         EVP_PKEY_free(key)
+        pthread_mutex_destroy(signing)
+        signing.deallocate()
     }
 
     /// A certificate and its new private key for `names` (host names and IP addresses), valid over
@@ -48,7 +53,9 @@ public final class CertificateAuthority: @unchecked Sendable {  // immutable aft
     public func issue(for names: [String], validity: ClosedRange<Duration> = .seconds(-3600)...(.seconds(86_400)))
         throws(TLSError) -> IssuedCertificate
     {
-        try CertificateAuthority.issue(for: names, validity: validity, issuer: certificate, issuerKey: key)
+        pthread_mutex_lock(signing)
+        defer { pthread_mutex_unlock(signing) }
+        return try CertificateAuthority.issue(for: names, validity: validity, issuer: certificate, issuerKey: key)
     }
 
     /// A self-signed certificate for `names`: what a server shows when nobody vouches for it.

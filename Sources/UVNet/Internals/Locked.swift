@@ -3,7 +3,7 @@ import CUV
 
 /// A value guarded by a libuv mutex (a pthread mutex: ThreadSanitizer sees it, where it cannot see the
 /// raw futex under the standard library's `Mutex` on Linux and reports races that are not there).
-final class Locked<Value>: @unchecked Sendable {
+final class Locked<Value>: @unchecked Sendable {  // every access to `value` holds `mutex` (withLock)
     /// On the heap: a mutex must not move, and `&` on a stored property may hand C a temporary copy.
     private let mutex = UnsafeMutablePointer<uv_mutex_t>.allocate(capacity: 1)
     private var value: Value
