@@ -40,67 +40,6 @@ static inline uintptr_t cuv_current_thread(void) {
     return (uintptr_t) __builtin_thread_pointer();
 #else
     return (uintptr_t) pthread_self();
-/// The credentials of the process at the other end of a Unix-domain socket, as the kernel recorded
-/// them when it connected (Linux's `struct ucred`, whose name needs _GNU_SOURCE; same layout).
-typedef struct {
-    int pid;
-    unsigned int uid;
-    unsigned int gid;
-} cuv_peer_credentials_t;
-
-/// SO_PEERCRED. Returns 0 or a negative errno.
-static inline int cuv_peer_credentials(int fd, cuv_peer_credentials_t *credentials) {
-    socklen_t length = sizeof *credentials;
-    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, credentials, &length) == 0 ? 0 : -errno;
-}
-
-/// A Unix-domain stream socket, non-blocking and close-on-exec. Returns the descriptor or a negative errno.
-static inline int cuv_unix_socket(void) {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    return fd >= 0 ? fd : -errno;
-}
-
-/// Fills `address` with the `length` bytes of `name` (a leading NUL byte names Linux's abstract
-/// namespace) and returns the address's length, or -ENAMETOOLONG when it does not fit sun_path.
-static inline int cuv_unix_address(struct sockaddr_un *address, const char *name, size_t length) {
-    if (length > sizeof address->sun_path) return -ENAMETOOLONG;
-    memset(address, 0, sizeof *address);
-    address->sun_family = AF_UNIX;
-    memcpy(address->sun_path, name, length);
-    return (int) (offsetof(struct sockaddr_un, sun_path) + length);
-}
-
-/// Binds `fd` to `name` (see cuv_unix_address). Returns 0 or a negative errno.
-static inline int cuv_unix_bind(int fd, const char *name, size_t length) {
-    struct sockaddr_un address;
-    int size = cuv_unix_address(&address, name, length);
-    if (size < 0) return size;
-    return bind(fd, (struct sockaddr *) &address, (socklen_t) size) == 0 ? 0 : -errno;
-}
-
-/// Connects `fd` to `name` (see cuv_unix_address). A Unix-domain connect does not wait: it succeeds,
-/// or fails at once (EAGAIN when the listener's backlog is full). Returns 0 or a negative errno.
-static inline int cuv_unix_connect(int fd, const char *name, size_t length) {
-    struct sockaddr_un address;
-    int size = cuv_unix_address(&address, name, length);
-    if (size < 0) return size;
-    int r;
-    do { r = connect(fd, (struct sockaddr *) &address, (socklen_t) size); } while (r == -1 && errno == EINTR);
-    return r == 0 ? 0 : -errno;
-}
-
-/// Whether `fd` is a listening socket (SO_ACCEPTCONN): 1, 0, or a negative errno.
-static inline int cuv_is_listening(int fd) {
-    int on = 0;
-    socklen_t length = sizeof on;
-    return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &length) == 0 ? (on != 0) : -errno;
-}
-
-/// The longest path a Unix-domain socket can have (sun_path, less its terminating NUL).
-static inline int cuv_unix_path_limit(void) {
-    return (int) sizeof(((struct sockaddr_un *) 0)->sun_path) - 1;
-}
-
 #endif
 }
 
