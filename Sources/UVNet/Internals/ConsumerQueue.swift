@@ -145,6 +145,8 @@ final class SequenceConsumer<Item: Sendable, Queue: ConsumerQueue<Item>>: @unche
     private var queue: Queue?
     private var claim: Int?
     private var isDone = false
+    /// The one wake this consumer's waits reuse: a `next()` that suspends allocates none.
+    private let wake: Wake<Item?>
 
     init(
         loop: Loop, timeout: Timeout? = nil, target: @escaping @Sendable () -> String?,
@@ -155,6 +157,7 @@ final class SequenceConsumer<Item: Sendable, Queue: ConsumerQueue<Item>>: @unche
         self.target = target
         self.locate = locate
         self.configure = configure
+        wake = Wake(loop: loop)
     }
 
     deinit {
@@ -173,7 +176,7 @@ final class SequenceConsumer<Item: Sendable, Queue: ConsumerQueue<Item>>: @unche
         guard !isDone else { return nil }
         do {
             let item: Item? = try await loop.suspend(
-                timeout: timeout,
+                reusing: wake, timeout: timeout,
                 { [self] wake in
                     do {
                         try attached().wait(wake)

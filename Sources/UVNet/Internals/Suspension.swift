@@ -56,12 +56,19 @@ struct PendingWaits {
 
 /// The one continuation of a suspended operation. Whatever comes first, the operation's end, its
 /// timeout or the task's cancellation, resumes; the rest find it spent.
-@_spi(StreamLayers) public final class Wake<Value: Sendable>: PendingWait, @unchecked Sendable {  // used on its loop's thread only: `resume` checks
+///
+/// A wake may be reused for one wait after another (a sequence's consumer keeps one, so that a `next()`
+/// allocates nothing). Its waits are numbered: a cancellation or timeout meant for an earlier wait
+/// finds a newer number and does nothing.
+@_spi(StreamLayers) public final class Wake<Value: Sendable>: PendingWait, @unchecked Sendable {  // used on its loop's thread only (`resume` checks), but for `ask`, which its one waiting task calls
     private let loop: Loop
     private var continuation: UnsafeContinuation<Value, any Error>?
-    private var hasBegun = false
-    /// A stop (cancellation) that came before the operation began.
-    private var stoppedEarly: (any Error)?
+    /// The number of the wait begun last (0: none yet).
+    private var wait = 0
+    /// The number of the wait asked for last, on the waiting task's side.
+    private var asked = 0
+    /// A stop (cancellation) that came before its wait began.
+    private var stoppedEarly: (wait: Int, reason: any Error)?
     private var deadline: Timer?
     /// How to let go of the operation when the wait ends before it does.
     private var abandon: (@Sendable () -> Void)?
@@ -87,34 +94,45 @@ struct PendingWaits {
 
     /// The loop is closing: the wait ends with `error`, and the operation is let go of.
     override func fail(_ error: any Error) {
-        stop(error)
+        stop(error, wait: wait)
+    }
+
+    /// On the waiting task, before it suspends: the number of its new wait. One wait at a time: a
+    /// wake's owner awaits each wait before it asks for the next.
+    fileprivate func ask() -> Int {
+        asked += 1
+        return asked
     }
 
     /// On the loop's thread: starts the operation, then arms the timeout if it did not finish at once.
     fileprivate func begin(
-        _ continuation: UnsafeContinuation<Value, any Error>, timeout: Timeout?,
+        _ continuation: UnsafeContinuation<Value, any Error>, wait: Int, timeout: Timeout?,
         _ start: (Wake<Value>) -> Void, abandon: @escaping @Sendable () -> Void
     ) {
         self.continuation = continuation
-        hasBegun = true
+        self.wait = wait
         // A loop that has failed its waits for good takes no new ones.
         guard loop.acceptsWaits else { return resume(.failure(UVError.loopClosed)) }
-        if let stoppedEarly { return resume(.failure(stoppedEarly)) }
+        if let early = stoppedEarly {
+            stoppedEarly = nil
+            if early.wait == wait { return resume(.failure(early.reason)) }
+        }
         loop.pendingWaits.add(self)
         self.abandon = abandon
         start(self)
         guard isPending, let timeout else { return }
         do {
-            deadline = try Timer.once(after: timeout.duration, on: loop) { [self] in stop(timeout.error()) }
+            deadline = try Timer.once(after: timeout.duration, on: loop) { [self] in stop(timeout.error(), wait: wait) }
         } catch {
-            stop(error)
+            stop(error, wait: wait)
         }
     }
 
-    /// On the loop's thread: ends the wait with `reason` and lets go of the operation.
-    fileprivate func stop(_ reason: any Error) {
-        guard hasBegun else { return stoppedEarly = reason }
-        guard isPending else { return }
+    /// On the loop's thread: ends wait number `wait` with `reason` and lets go of the operation; a stop
+    /// for a wait not begun yet waits for it, and one for an earlier wait does nothing.
+    fileprivate func stop(_ reason: any Error, wait: Int) {
+        guard wait <= self.wait else { return stoppedEarly = (wait, reason) }
+        guard wait == self.wait, isPending else { return }
         let abandon = abandon
         resume(.failure(reason))
         abandon?()
@@ -134,20 +152,32 @@ extension Loop {
         _ start: @escaping @Sendable (Wake<Value>) -> Void,
         abandon: @escaping @Sendable () -> Void
     ) async throws -> Value {
-        let wake = Wake<Value>(loop: self)
+        try await suspend(reusing: Wake<Value>(loop: self), timeout: timeout, start, abandon: abandon)
+    }
+
+    /// `suspend(timeout:_:abandon:)` with a wake kept for one wait after another (by a sequence's
+    /// consumer, say), so that suspending allocates none. One wait at a time per wake.
+    @inline(__always)
+    func suspend<Value: Sendable>(
+        reusing wake: Wake<Value>,
+        timeout: Timeout? = nil,
+        _ start: @escaping @Sendable (Wake<Value>) -> Void,
+        abandon: @escaping @Sendable () -> Void
+    ) async throws -> Value {
+        let wait = wake.ask()
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
                 // Called directly on the loop's thread (the common case, as when a task reads): only
                 // the hop from another thread needs an escaping closure, and so an allocation.
                 if isOnLoopThread {
-                    wake.begin(continuation, timeout: timeout, start, abandon: abandon)
-                } else if !post(.closure({ wake.begin(continuation, timeout: timeout, start, abandon: abandon) })) {
+                    wake.begin(continuation, wait: wait, timeout: timeout, start, abandon: abandon)
+                } else if !post(.closure({ wake.begin(continuation, wait: wait, timeout: timeout, start, abandon: abandon) })) {
                     continuation.resume(throwing: UVError.loopClosed)
                 }
             }
         } onCancel: {
             // Refused only by a closed loop, which has failed every wait already.
-            _ = runOnLoopThread { wake.stop(CancellationError()) }
+            _ = runOnLoopThread { wake.stop(CancellationError(), wait: wait) }
         }
     }
 
@@ -155,8 +185,9 @@ extension Loop {
     /// soon anyway and whose outcome must be told as it is (a close, a datagram handed to the kernel).
     func suspendUntilDone<Value: Sendable>(_ start: @escaping @Sendable (Wake<Value>) -> Void) async throws -> Value {
         let wake = Wake<Value>(loop: self)
+        let wait = wake.ask()
         return try await withUnsafeThrowingContinuation { continuation in
-            if !runOnLoopThread({ wake.begin(continuation, timeout: nil, start, abandon: {}) }) {
+            if !runOnLoopThread({ wake.begin(continuation, wait: wait, timeout: nil, start, abandon: {}) }) {
                 continuation.resume(throwing: UVError.loopClosed)
             }
         }
