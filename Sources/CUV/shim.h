@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/uio.h>
 #include <stddef.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -107,6 +108,21 @@ static inline int cuv_is_listening(int fd) {
 /// The longest path a Unix-domain socket can have (sun_path, less its terminating NUL).
 static inline int cuv_unix_path_limit(void) {
     return (int) sizeof(((struct sockaddr_un *) 0)->sun_path) - 1;
+}
+
+/// Reads up to `length` bytes at `offset` only if the page cache holds them: the count read (0 at the
+/// end of the file), or a negative errno: -EAGAIN when the bytes are not cached (reading would wait
+/// for the disk), -EOPNOTSUPP where the file system cannot say. `preadv2` with RWF_NOWAIT, by
+/// syscall: glibc declares it only under _GNU_SOURCE.
+static inline long cuv_read_cached(int fd, void *buffer, size_t length, int64_t offset) {
+#if defined(__linux__) && defined(SYS_preadv2)
+    struct iovec vector = { buffer, length };
+    long result = syscall(SYS_preadv2, fd, &vector, 1, (long)offset, (long)((uint64_t)offset >> 32), 0x00000008 /* RWF_NOWAIT */);
+    return result < 0 ? -errno : result;
+#else
+    (void)fd; (void)buffer; (void)length; (void)offset;
+    return -EOPNOTSUPP;
+#endif
 }
 
 #endif

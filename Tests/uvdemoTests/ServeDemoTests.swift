@@ -59,6 +59,85 @@ struct ServeDemoTests {
         #expect(past.contains("\r\nContent-Range: bytes */3000000\r\n"))
     }
 
+    @Test("conditional requests: 304 for a matching ETag or an If-Modified-Since at or after the change; 200 once the file changed")
+    func conditionalRequests() throws {
+        let head = try curl("-I \(url)/file.bin").stdout
+        let tag = try #require(field("ETag", in: head))
+        let modified = try #require(field("Last-Modified", in: head))
+        func status(_ arguments: String) throws -> String { try curl("-o /dev/null -w '%{http_code}' \(arguments) \(url)/file.bin").stdout }
+        #expect(try status("-H 'If-None-Match: \(tag)'") == "304")
+        #expect(try status("-H 'If-None-Match: \"other\", W/\(tag)'") == "304")
+        #expect(try status("-H 'If-None-Match: *'") == "304")
+        #expect(try status("-H 'If-None-Match: \"other\"'") == "200")
+        #expect(try status("-H 'If-Modified-Since: \(modified)'") == "304")
+        #expect(try status("-H 'If-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT'") == "200")
+        // If-None-Match decides when both are sent.
+        #expect(try status("-H 'If-None-Match: \"other\"' -H 'If-Modified-Since: \(modified)'") == "200")
+        let notModified = try curl("-i -H 'If-None-Match: \(tag)' \(url)/file.bin").stdout
+        #expect(notModified.hasSuffix("\r\n\r\n"), "a 304 has no body")
+        #expect(field("ETag", in: notModified) == tag)
+        // If-Range: the range only while the client's copy is current.
+        #expect(try status("-r 0-9 -H 'If-Range: \(tag)'") == "206")
+        #expect(try status("-r 0-9 -H 'If-Range: \"stale\"'") == "200")
+
+        // A changed file has another tag once the server looks again (within a second).
+        let changed = patternData(1000, seed: 9)
+        try changed.write(to: root.appendingPathComponent("file.bin"))
+        Thread.sleep(forTimeInterval: 1.2)
+        let fresh = try curl("-i -H 'If-None-Match: \(tag)' \(url)/file.bin").stdout
+        #expect(fresh.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(field("Content-Length", in: fresh) == "1000")
+        #expect(field("ETag", in: fresh) != tag)
+    }
+
+    private func field(_ name: String, in head: String) -> String? {
+        head.components(separatedBy: "\r\n").first { $0.lowercased().hasPrefix(name.lowercased() + ": ") }
+            .map { String($0.dropFirst(name.count + 2)) }
+    }
+
+    @Test("a file that shrinks while it is served ends that connection (no hang); the server goes on")
+    func shrinkingFile() throws {
+        let path = root.appendingPathComponent("shrinks.bin").path
+        #expect(try Demo.shell("head -c 67108864 /dev/urandom > \(path)").status == 0)
+        let download = try Demo(["-c", "curl -sS --limit-rate 8M -o /dev/null \(url)/shrinks.bin"], executable: "/bin/sh")
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(truncate(path, 1 << 20) == 0)
+        let ended = download.wait(timeout: 15)
+        #expect(ended.status != 0, "curl must see the response cut short: \(ended.stderr)")
+        #expect(try curl("-o /dev/null -w '%{http_code}' \(url)/docs/").stdout == "200")
+    }
+
+    @Test("while a 1 GiB file is served, 100 small requests on another connection are answered without waiting behind it")
+    func smallRequestsBesideALargeFile() throws {
+        let big = root.appendingPathComponent("big.bin").path
+        // Sparse: a gigabyte to send, none of it to write first.
+        #expect(FileManager.default.createFile(atPath: big, contents: nil))
+        #expect(truncate(big, 1 << 30) == 0)
+        let download = try Demo(
+            ["-c", "curl -sS --limit-rate 400M -o /dev/null -w '%{size_download}' \(url)/big.bin"], executable: "/bin/sh")
+        Thread.sleep(forTimeInterval: 0.3)
+        let small = try python(
+            """
+            import http.client, sys, time
+            connection = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+            slowest = 0.0
+            for _ in range(100):
+                start = time.monotonic()
+                connection.request("GET", "/docs/")
+                body = connection.getresponse().read()
+                assert body == b"<p>index</p>\\n", body
+                slowest = max(slowest, time.monotonic() - start)
+            print(f"{slowest:.4f}")
+            """, ["\(port)"])
+        #expect(small.status == 0, "\(small.stderr)")
+        let slowest = try #require(Double(small.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(download.process.isRunning, "the large download must still be going: the small requests ran beside it")
+        #expect(slowest < 0.25, "the slowest small request took \(slowest) s")
+        let ended = download.wait(timeout: 60)
+        #expect(ended.status == 0, "\(ended.stderr)")
+        #expect(ended.stdout == "\(1 << 30)")
+    }
+
     @Test("statuses: 404, 405 with Allow, 400 for traversal (plain and encoded) and malformed requests")
     func statuses() throws {
         func status(_ arguments: String) throws -> String { try curl("-o /dev/null -w '%{http_code}' \(arguments)").stdout }

@@ -6,12 +6,21 @@ import UVNet
 struct FileService: Sendable {
     /// How long a connection may wait for its next request.
     static let idleTimeout: Duration = .seconds(15)
-    /// How much of a file is read and written at a time.
-    static let chunkSize = 256 * 1024
 
     let files: StaticFiles
     let verbose: Bool
     let console: Console
+    /// The files answered with lately, open; and the Date header, both kept on the serving loop.
+    let openFiles: OpenFileCache
+    let date: CurrentDate
+
+    init(files: StaticFiles, verbose: Bool, console: Console, on loop: Loop) {
+        self.files = files
+        self.verbose = verbose
+        self.console = console
+        openFiles = OpenFileCache(on: loop)
+        date = CurrentDate(on: loop)
+    }
 
     /// Answers every connection `source` hands out (TCP, or TLS over it), each in a task of its own that
     /// closes it after, until the source is closed and every connection has ended.
@@ -36,133 +45,175 @@ struct FileService: Sendable {
 
     private func answerRequests(on connection: some ByteStream) async throws {
         var reader = HTTPRequestReader()
-        var buffer: [UInt8] = []
+        var received: [UInt8] = []
+        let response = ResponseBuffer()
         var input = connection.inbound(idleTimeout: Self.idleTimeout).makeAsyncIterator()
         while true {
             let request: HTTPRequestHead?
             do {
-                request = try reader.next(from: &buffer)
+                request = try reader.next(from: &received)
             } catch let error as HTTPParseError {
                 if verbose { console.log("refused a request: \(error)") }
-                try await send(HTTPStatus(refusing: error), keepAlive: false, on: connection)
+                try await send(HTTPStatus(refusing: error), keepAlive: false, on: connection, using: response)
                 return try await connection.shutdown()
             }
             if let request {
-                guard try await answer(request, on: connection) else { return try await connection.shutdown() }
+                guard try await answer(request, on: connection, using: response) else { return try await connection.shutdown() }
                 continue
             }
             guard let chunk = try await input.next() else { return }
-            buffer += chunk
+            received += chunk
         }
     }
 
     /// Sends the response to `request`; returns whether the connection stays open for another.
-    private func answer(_ request: HTTPRequestHead, on connection: some ByteStream) async throws -> Bool {
+    private func answer(_ request: HTTPRequestHead, on connection: some ByteStream, using response: ResponseBuffer) async throws -> Bool {
         let keepAlive = request.wantsKeepAlive
+        let withBody = request.method != "HEAD"
         let status: HTTPStatus
-        var fields: [(String, String)] = []
-        var file: String?
+        var location: String?
         if request.version == "HTTP/1.1" && request.fields.listItems("host").count != 1 {
             status = .badRequest  // RFC 9112 §3.2: exactly one Host.
         } else if request.method != "GET" && request.method != "HEAD" {
             status = .methodNotAllowed
-            fields.append(("Allow", "GET, HEAD"))
         } else {
+            let now = CurrentDate.now
+            if let served = openFiles.cached(request.path, now: now) {
+                return try await sendFile(served, for: request, keepAlive: keepAlive, withBody: withBody, on: connection, using: response)
+            }
             switch files.lookup(request.path) {
             case .file(let path):
-                status = .ok
-                file = path
-            case .directory(let location):
+                do {
+                    let served = try await openFiles.open(path, for: request.path, on: connection.loop, now: now)
+                    return try await sendFile(served, for: request, keepAlive: keepAlive, withBody: withBody, on: connection, using: response)
+                } catch let error as UVError {
+                    status = error == .permissionDenied ? .forbidden : .notFound
+                }
+            case .directory(let redirect):
                 status = .movedPermanently
-                fields.append(("Location", location))
+                location = redirect
             case .notFound: status = .notFound
             case .forbidden: status = .forbidden
             case .badPath: status = .badRequest
             }
         }
         if verbose { console.log("\(request.method) \(request.target) \(status.code)") }
-        guard let file else {
-            try await send(status, fields: fields, keepAlive: keepAlive, withBody: request.method != "HEAD", on: connection)
-            return keepAlive
-        }
-        return try await sendFile(
-            file, range: request.fields["range"], keepAlive: keepAlive, withBody: request.method != "HEAD", on: connection)
+        try await send(status, location: location, keepAlive: keepAlive, withBody: withBody, on: connection, using: response)
+        return keepAlive
     }
 
-    /// Sends the file, whole (200) or the one range asked for (206), or says the range is past its end (416).
+    /// Sends the file: 304 when the client's copy is current, else the whole (200) or the one range
+    /// asked for (206), or says the range is past its end (416).
     private func sendFile(
-        _ path: String, range: String?, keepAlive: Bool, withBody: Bool, on connection: some ByteStream
+        _ served: ServedFile, for request: HTTPRequestHead, keepAlive: Bool, withBody: Bool, on connection: some ByteStream,
+        using response: ResponseBuffer
     ) async throws -> Bool {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            try await send(errno == EACCES ? .forbidden : .notFound, keepAlive: keepAlive, on: connection)
+        let validators = served.validators
+        let size = served.size
+        if validators.notModified(ifNoneMatch: request.fields["if-none-match"], ifModifiedSince: request.fields["if-modified-since"]) {
+            if verbose { console.log("\(request.method) \(request.target) 304") }
+            beginHead(.notModified, in: response)
+            response.field("ETag", validators.entityTag)
+            response.field("Last-Modified", validators.lastModified)
+            endHead(keepAlive: keepAlive, in: response)
+            try await connection.send(response)
             return keepAlive
         }
-        defer { close(descriptor) }
-        var status = stat()
-        fstat(descriptor, &status)
-        let size = Int(status.st_size)
-        var fields = [("Content-Type", StaticFiles.contentType(of: path)), ("Accept-Ranges", "bytes")]
+        let range = validators.rangeApplies(ifRange: request.fields["if-range"]) ? HTTPRangeRequest(request.fields["range"], length: size) : .whole
         let (first, end): (Int, Int)
-        let answer: HTTPStatus
-        switch HTTPRangeRequest(range, length: size) {
+        switch range {
         case .whole:
-            (first, end, answer) = (0, size, .ok)
-            fields.append(("Content-Length", "\(size)"))
+            (first, end) = (0, size)
+            beginHead(.ok, in: response)
         case .bytes(let from, let last):
-            (first, end, answer) = (from, last + 1, .partialContent)
-            fields += [("Content-Range", "bytes \(from)-\(last)/\(size)"), ("Content-Length", "\(end - first)")]
+            (first, end) = (from, last + 1)
+            beginHead(.partialContent, in: response)
+            response.append("Content-Range: bytes ")
+            response.append(decimal: from)
+            response.append("-")
+            response.append(decimal: last)
+            response.append("/")
+            response.append(decimal: size)
+            response.append("\r\n")
         case .unsatisfiable:
-            try await send(.rangeNotSatisfiable, fields: [("Content-Range", "bytes */\(size)")], keepAlive: keepAlive, on: connection)
+            if verbose { console.log("\(request.method) \(request.target) 416") }
+            try await send(.rangeNotSatisfiable, contentRange: "bytes */\(size)", keepAlive: keepAlive, on: connection, using: response)
             return keepAlive
         }
-        let head = Self.head(answer, fields: fields, keepAlive: keepAlive)
+        if verbose { console.log("\(request.method) \(request.target) \(range == .whole ? 200 : 206)") }
+        response.field("Content-Type", served.contentType)
+        response.field("Accept-Ranges", "bytes")
+        response.field("Last-Modified", validators.lastModified)
+        response.field("ETag", validators.entityTag)
+        response.append("Content-Length: ")
+        response.append(decimal: end - first)
+        response.append("\r\n")
+        endHead(keepAlive: keepAlive, in: response)
         guard withBody else {
-            try await connection.write(head)
+            try await connection.send(response)
             return keepAlive
         }
-        // The head goes out with the first chunk of the file: one write, one packet for small files.
-        var pending = Array(head.utf8)
-        var chunk = [UInt8](repeating: 0, count: Self.chunkSize)
+        // The head goes out with the first piece of the file: one write, one packet for small files.
         var offset = first
         while offset < end {
-            let wanted = min(chunk.count, end - offset)
-            let read = chunk.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress!, wanted, off_t(offset)) }
+            let room = response.room(for: end - offset)
+            if room.isEmpty {
+                try await connection.send(response)
+                // A reader as fast as this loop would have it send the whole file in one go, the kernel
+                // taking each piece at once: other connections get a turn between pieces.
+                await Task.yield()
+                continue
+            }
+            let read: Int
+            do {
+                read = try await served.file.read(into: room, at: offset)
+            } catch {
+                console.error("\(error)")
+                read = -1
+            }
             guard read > 0 else {
                 // The file shrank under us: the promised length cannot be kept, so the connection ends.
-                console.error(read < 0 ? "\(UVError(-errno, operation: "read", target: path))" : "\(path): shorter than its size")
+                if read == 0 { console.error("\(served.file.path): shorter than its size") }
                 connection.abort()
                 return false
             }
+            response.didFill(read)
             offset += read
-            if pending.isEmpty && read == chunk.count {
-                try await connection.write(chunk)
-            } else {
-                pending += chunk[..<read]
-                try await connection.write(pending)
-                pending.removeAll()
-            }
         }
-        if !pending.isEmpty { try await connection.write(pending) }
+        try await connection.send(response)
         return keepAlive
     }
 
     /// A response with a short text body saying what the status means.
     private func send(
-        _ status: HTTPStatus, fields: [(String, String)] = [], keepAlive: Bool, withBody: Bool = true, on connection: some ByteStream
+        _ status: HTTPStatus, location: String? = nil, contentRange: String? = nil, keepAlive: Bool, withBody: Bool = true,
+        on connection: some ByteStream, using response: ResponseBuffer
     ) async throws {
         let body = "\(status.code) \(status.reason)\n"
-        let head = Self.head(
-            status, fields: fields + [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", "\(body.utf8.count)")],
-            keepAlive: keepAlive)
-        try await connection.write(withBody ? head + body : head)
+        beginHead(status, in: response)
+        if status == .methodNotAllowed { response.field("Allow", "GET, HEAD") }
+        if let location { response.field("Location", location) }
+        if let contentRange { response.field("Content-Range", contentRange) }
+        response.field("Content-Type", "text/plain; charset=utf-8")
+        response.field("Content-Length", "\(body.utf8.count)")
+        endHead(keepAlive: keepAlive, in: response)
+        if withBody { response.append(body) }
+        try await connection.send(response)
     }
 
-    private static func head(_ status: HTTPStatus, fields: [(String, String)], keepAlive: Bool) -> String {
-        var head = "HTTP/1.1 \(status.code) \(status.reason)\r\nServer: \(HTTPClient.userAgent)\r\nDate: \(HTTPDate.now())\r\n"
-        for (name, value) in fields { head += "\(name): \(value)\r\n" }
-        head += keepAlive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n"
-        return head
+    /// The status line and the fields every response has.
+    private func beginHead(_ status: HTTPStatus, in response: ResponseBuffer) {
+        response.append("HTTP/1.1 ")
+        response.append(decimal: status.code)
+        response.append(" ")
+        response.append(status.reason)
+        response.append("\r\n")
+        response.field("Server", HTTPClient.userAgent)
+        response.field("Date", date.text(at: CurrentDate.now))
+    }
+
+    private func endHead(keepAlive: Bool, in response: ResponseBuffer) {
+        response.append(keepAlive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n")
     }
 }
 

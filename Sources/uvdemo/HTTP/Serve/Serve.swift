@@ -38,7 +38,7 @@ struct Serve: ParsableCommand, Exemplified {
         let console = Console.standard
         try GracefulShutdown(on: loop, stopAccepting: { listener.close() }, finish: { open.endReadingAll() })
         console.listening(on: try listener.localAddress)
-        let service = FileService(files: files, verbose: verbose, console: console)
+        let service = FileService(files: files, verbose: verbose, console: console, on: loop)
         let source: any ConnectionSource = context.map { TLSListener(listener, context: $0) } ?? listener
         try loop.run { await service.serve(source, open) }
         try loop.close()

@@ -1,0 +1,143 @@
+// Files read without stalling the loop: what the page cache holds is read on the loop's thread at
+// once; anything that would wait for the disk is read on libuv's thread pool, so a cold or slow disk
+// holds up a worker thread, never the loop and every connection on it.
+import CUV
+import Glibc
+
+/// A file opened for reading, for async code on a loop: `open` and any read that would wait for the
+/// disk run on libuv's thread pool (`uv_fs_open`, `uv_fs_read`); a read of bytes the page cache holds
+/// is done on the loop's thread, with no hop (`preadv2` with `RWF_NOWAIT`).
+///
+/// ```swift
+/// let file = try await File.open("/srv/www/index.html", on: loop)
+/// let size = try file.status().size
+/// let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 1)
+/// defer { bytes.deallocate() }
+/// let count = try await file.read(into: bytes, at: 0)
+/// ```
+/// Reads are positional, so several tasks may read one `File` at once. The descriptor is closed when
+/// the last reference to the `File` goes away. A file's pool work is not canceled with its task: a
+/// read that has begun finishes (it is short), then the task sees its cancellation at its next await.
+public final class File: Sendable {
+    /// The loop whose thread pool and thread the file is read with.
+    public let loop: Loop
+    /// The open descriptor (read only, close-on-exec); valid as long as this `File` is.
+    public let descriptor: CInt
+    /// The path it was opened by, for error messages.
+    public let path: String
+
+    private init(loop: Loop, descriptor: CInt, path: String) {
+        self.loop = loop
+        self.descriptor = descriptor
+        self.path = path
+    }
+
+    deinit {
+        // Closing a file opened for reading does not wait for the disk.
+        Glibc.close(descriptor)
+    }
+
+    /// Opens `path` for reading, on the thread pool. Throws the error naming the path
+    /// (`UVError.noSuchFile`, `.permissionDenied`, …).
+    /// The corresponding C function is `uv_fs_open`.
+    public static func open(_ path: String, on loop: Loop) async throws -> File {
+        let descriptor = try await onThreadPool(loop, "open", path) { request, finished in
+            uv_fs_open(loop.raw, request, path, O_RDONLY | O_CLOEXEC, 0, finished)
+        }
+        return File(loop: loop, descriptor: CInt(descriptor), path: path)
+    }
+
+    /// What `fstat` says about an open file: its size and when it last changed, and which file it is.
+    public struct Status: Sendable, Equatable {
+        /// The length in bytes.
+        public let size: Int
+        /// The last modification, in seconds since the epoch.
+        public let modifiedSeconds: Int
+        /// The nanoseconds of the last modification past `modifiedSeconds`.
+        public let modifiedNanoseconds: Int
+        /// The device the file is on: with `inode`, which file this is.
+        public let device: UInt64
+        /// The file's inode number on its device.
+        public let inode: UInt64
+        /// True for a regular file (not a directory, device, socket, …).
+        public let isRegularFile: Bool
+    }
+
+    /// The file's size, modification time and identity now. An open file's metadata is in memory, so
+    /// this does not wait for the disk. The corresponding C function is `fstat`.
+    public func status() throws(UVError) -> Status {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw UVError(-errno, operation: "stat", target: path) }
+        return Status(
+            size: Int(status.st_size), modifiedSeconds: Int(status.st_mtim.tv_sec),
+            modifiedNanoseconds: Int(status.st_mtim.tv_nsec), device: UInt64(status.st_dev),
+            inode: UInt64(status.st_ino), isRegularFile: status.st_mode & S_IFMT == S_IFREG)
+    }
+
+    /// Reads up to `buffer.count` bytes starting at `offset` into `buffer`; returns how many (0 at the
+    /// end of the file; fewer than asked when the file ends sooner, or when only part of the range was
+    /// cached). `buffer` must stay valid until this returns.
+    /// The corresponding C function is `uv_fs_read`.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) async throws -> Int {
+        precondition(offset >= 0, "File.read: a negative offset")
+        guard let base = buffer.baseAddress, !buffer.isEmpty else { return 0 }
+        if loop.isOnLoopThread {
+            let cached = cuv_read_cached(descriptor, base, buffer.count, Int64(offset))
+            if cached >= 0 { return cached }
+            // Anything but "not cached" (EAGAIN) or "cannot tell" (EOPNOTSUPP) is the read's own error.
+            if cached != -Int(EAGAIN) && cached != -Int(EOPNOTSUPP) {
+                throw UVError(CInt(cached), operation: "read", target: path)
+            }
+        }
+        let address = UInt(bitPattern: base)
+        let (count, descriptor, loop) = (buffer.count, descriptor, loop)
+        return try await Self.onThreadPool(loop, "read", path) { request, finished in
+            var slice = uv_buf_t(base: UnsafeMutablePointer(bitPattern: address), len: count)
+            return uv_fs_read(loop.raw, request, uv_file(descriptor), &slice, 1, Int64(offset), finished)
+        }
+    }
+
+    /// Runs one `uv_fs_*` call on the thread pool and awaits its result (a count or a descriptor),
+    /// throwing its error named by `operation` and `path`. Not canceled with the task: pool work that
+    /// has begun cannot be taken back, and its memory must outlive it.
+    private static func onThreadPool(
+        _ loop: Loop, _ operation: String, _ path: String,
+        _ submit: @escaping @Sendable (UnsafeMutablePointer<uv_fs_t>, uv_fs_cb) -> CInt
+    ) async throws -> Int {
+        try await loop.suspendUntilDone { (wake: Wake<Int>) in
+            let request = UnsafeMutablePointer<uv_fs_t>.allocate(capacity: 1)
+            let pending = PoolWork(wake: wake, operation: operation, path: path)
+            request.pointee.data = Unmanaged.passRetained(pending).toOpaque()
+            let status = submit(request, { request in
+                guard let request else { return }
+                let pending = Unmanaged<PoolWork>.fromOpaque(request.pointee.data).takeRetainedValue()
+                let result = request.pointee.result
+                uv_fs_req_cleanup(request)
+                request.deallocate()
+                pending.finish(result)
+            })
+            if status < 0 {
+                Unmanaged<PoolWork>.fromOpaque(request.pointee.data).release()
+                request.deallocate()
+                wake.resume(.failure(UVError(status, operation: operation, target: path)))
+            }
+        }
+    }
+}
+
+/// A `uv_fs_t`'s Swift side while the pool works on it: whom to tell, and what to call an error.
+private final class PoolWork {
+    let wake: Wake<Int>
+    let operation: String
+    let path: String
+
+    init(wake: Wake<Int>, operation: String, path: String) {
+        self.wake = wake
+        self.operation = operation
+        self.path = path
+    }
+
+    func finish(_ result: Int) {
+        wake.resume(result >= 0 ? .success(result) : .failure(UVError(CInt(result), operation: operation, target: path)))
+    }
+}
