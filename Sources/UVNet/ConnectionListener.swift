@@ -38,7 +38,7 @@ extension ConnectionListener {
                     // addTask, not addTaskUnlessCancelled: a connection already accepted must be closed.
                     group.addTask(executorPreference: loop.taskExecutor) {
                         do {
-                            try await handler(connection)
+                            try await connection.loop.withCancellationScope { try await handler(connection) }
                         } catch {
                             onError?(error, connection)
                         }

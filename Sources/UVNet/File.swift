@@ -67,7 +67,7 @@ public final class File: Sendable {
     /// this does not wait for the disk. The corresponding C function is `fstat`.
     public func status() throws(UVError) -> Status {
         var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw UVError(-errno, operation: "stat", target: path) }
+        try posixCheck(fstat(descriptor, &status), "stat", target: path)
         return Status(
             size: Int(status.st_size), modifiedSeconds: Int(status.st_mtim.tv_sec),
             modifiedNanoseconds: Int(status.st_mtim.tv_nsec), device: UInt64(status.st_dev),
@@ -108,18 +108,20 @@ public final class File: Sendable {
             let request = UnsafeMutablePointer<uv_fs_t>.allocate(capacity: 1)
             let pending = PoolWork(wake: wake, operation: operation, path: path)
             request.pointee.data = Unmanaged.passRetained(pending).toOpaque()
-            let status = submit(request, { request in
-                guard let request else { return }
-                let pending = Unmanaged<PoolWork>.fromOpaque(request.pointee.data).takeRetainedValue()
-                let result = request.pointee.result
-                uv_fs_req_cleanup(request)
-                request.deallocate()
-                pending.finish(result)
-            })
-            if status < 0 {
+            do {
+                try uvCheck(
+                    submit(request, { request in
+                        guard let request else { return }
+                        let pending = Unmanaged<PoolWork>.fromOpaque(request.pointee.data).takeRetainedValue()
+                        let result = request.pointee.result
+                        uv_fs_req_cleanup(request)
+                        request.deallocate()
+                        pending.finish(result)
+                    }), operation, target: path)
+            } catch {
                 Unmanaged<PoolWork>.fromOpaque(request.pointee.data).release()
                 request.deallocate()
-                wake.resume(.failure(UVError(status, operation: operation, target: path)))
+                wake.resume(.failure(error))
             }
         }
     }

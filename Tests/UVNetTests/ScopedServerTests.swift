@@ -110,6 +110,64 @@ struct ScopedServerTests {
         }
     }
 
+    @Test("a canceled connection task's read throws CancellationError, the one waiting and every later one")
+    func handlerCancellation() throws {
+        try withLoop { loop in
+            let listener = try TCPListener(on: loop, address: anyLocalPort)
+            let outcomes = LoopBound<[String]>([], on: loop)
+            try loop.run {
+                let server = Task(executorPreference: loop.taskExecutor) {
+                    try await listener.serve { connection in
+                        var input = connection.inbound(idleTimeout: .seconds(5)).makeAsyncIterator()
+                        for _ in 0..<2 {
+                            do { _ = try await input.next() } catch { outcomes.value.append("\(type(of: error))") }
+                        }
+                    }
+                }
+                let client = try await TCPConnection.connect(to: listener.localAddress, on: loop)
+                try await loop.sleep(for: .milliseconds(50))  // the handler waits for bytes
+                server.cancel()
+                _ = await server.result
+                await client.close()
+            }
+            #expect(outcomes.value == ["CancellationError", "CancellationError"])
+        }
+    }
+
+    @Test("a child task of a connection's task is canceled on its own: its read ends, the connection's task goes on")
+    func childTaskCancellation() throws {
+        try withLoop { loop in
+            let listener = try TCPListener(on: loop, address: anyLocalPort)
+            let outcome = LoopBound<String?>(nil, on: loop)
+            try loop.run {
+                async let served: Void = listener.serve { connection in
+                    // A child task inherits the connection task's task-local values: it must still
+                    // have a cancellation of its own.
+                    let child = Task(executorPreference: loop.taskExecutor) {
+                        for try await _ in connection.inbound(idleTimeout: .seconds(5)) {}
+                    }
+                    try await loop.sleep(for: .milliseconds(20))
+                    child.cancel()
+                    do {
+                        try await child.value
+                        outcome.value = "ended"
+                    } catch {
+                        outcome.value = "\(type(of: error))"
+                    }
+                    try await connection.write("still here")
+                }
+                let client = try await TCPConnection.connect(to: listener.localAddress, on: loop)
+                var reply: [UInt8] = []
+                for try await chunk in client.inbound() { reply += chunk }
+                #expect(String(decoding: reply, as: UTF8.self) == "still here")
+                await client.close()
+                await listener.close()
+                try await served
+            }
+            #expect(outcome.value == "CancellationError")
+        }
+    }
+
     @Test("serve on a listener that has an accept handler is an error, not a wait for ever")
     func serveWithHandlerRefused() throws {
         try withLoop { loop in
