@@ -208,7 +208,7 @@ public final class Loop: @unchecked Sendable {  // its mutable state is touched 
             alive = uv_run(raw, UV_RUN_ONCE) != 0
             // Waits no handle will end (a sleep whose timer was closed, say) end here.
             failPendingWaits()
-            jobs.drain()
+            jobs.drain(takingRemote: true)
             round += 1
         }
         acceptsWaits = false

@@ -102,15 +102,19 @@ final class JobQueue: @unchecked Sendable {  // `inbox` is behind a lock; the re
         !local.isEmpty || inbox.withLock { !$0.work.isEmpty }
     }
 
-    /// Runs one batch: what was queued when the drain began (work from other threads included), at
-    /// most `batchLimit` jobs. Work posted meanwhile runs in the loop's next iteration.
-    func drain() {
+    /// Runs one batch: what was queued when the drain began, at most `batchLimit` jobs. Work posted
+    /// meanwhile runs in the loop's next iteration. With `takingRemote` the batch includes the work from
+    /// other threads; without it (a drain after an I/O callback, or from the idle handle) the drain
+    /// skips the lock: every remote post wakes the loop, and that wake-up's drain takes it.
+    func drain(takingRemote: Bool = false) {
         guard !isDraining else { return }
         isDraining = true
         swap(&local, &running)
-        inbox.withLock { inbox in
-            running.append(contentsOf: inbox.work)
-            inbox.work.removeAll(keepingCapacity: true)
+        if takingRemote {
+            inbox.withLock { inbox in
+                running.append(contentsOf: inbox.work)
+                inbox.work.removeAll(keepingCapacity: true)
+            }
         }
         let count = min(running.count, JobQueue.batchLimit)
         var index = 0
@@ -192,7 +196,7 @@ final class JobQueue: @unchecked Sendable {  // `inbox` is behind a lock; the re
     }
 
     private static let wokenUp: uv_async_cb = { handle in
-        Loop.from(handle!.pointee.loop).jobs.drain()
+        Loop.from(handle!.pointee.loop).jobs.drain(takingRemote: true)
     }
 
     private static let idled: uv_idle_cb = { handle in
