@@ -41,7 +41,7 @@ public final class File: Sendable {
     /// (`UVError.noSuchFile`, `.permissionDenied`, …).
     /// The corresponding C function is `uv_fs_open`.
     public static func open(_ path: String, on loop: Loop) async throws -> File {
-        let descriptor = try await onThreadPool(loop, "open", path) { request, finished in
+        let descriptor = try await onThreadPool(loop, PoolWork(opening: path)) { request, _, finished in
             uv_fs_open(loop.raw, request, path, O_RDONLY | O_CLOEXEC, 0, finished)
         }
         return File(loop: loop, descriptor: CInt(descriptor), path: path)
@@ -76,48 +76,53 @@ public final class File: Sendable {
 
     /// Reads up to `buffer.count` bytes starting at `offset` into `buffer`; returns how many (0 at the
     /// end of the file; fewer than asked when the file ends sooner, or when only part of the range was
-    /// cached). `buffer` must stay valid until this returns.
+    /// cached). `buffer` must stay valid until this returns; it is written on the loop's thread only.
     /// The corresponding C function is `uv_fs_read`.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) async throws -> Int {
         precondition(offset >= 0, "File.read: a negative offset")
         guard let base = buffer.baseAddress, !buffer.isEmpty else { return 0 }
         if loop.isOnLoopThread {
-            let cached = cuv_read_cached(descriptor, base, buffer.count, Int64(offset))
-            if cached >= 0 { return cached }
-            // Anything but "not cached" (EAGAIN) or "cannot tell" (EOPNOTSUPP) is the read's own error.
-            if cached != -Int(EAGAIN) && cached != -Int(EOPNOTSUPP) {
-                throw UVError(CInt(cached), operation: "read", target: path)
+            switch cuv_read_cached(descriptor, base, buffer.count, Int64(offset)) {
+            case let count where count >= 0:
+                return count
+            case -Int(EAGAIN), -Int(EOPNOTSUPP), -Int(ENOSYS), -Int(EINVAL):
+                break  // not cached, or the kernel or file system cannot tell: the pool reads it
+            case let error:
+                throw UVError(CInt(error), operation: "read", target: path)
             }
         }
-        let address = UInt(bitPattern: base)
+        // On the pool the bytes land in memory of the request's own, copied into `buffer` on the loop's
+        // thread while this task still waits: a wait that ends early (its loop closing) must not leave
+        // the pool writing into memory the caller has let go of.
+        let work = PoolWork(reading: self, into: buffer)
         let (count, descriptor, loop) = (buffer.count, descriptor, loop)
-        return try await Self.onThreadPool(loop, "read", path) { request, finished in
-            var slice = uv_buf_t(base: UnsafeMutablePointer(bitPattern: address), len: count)
+        return try await Self.onThreadPool(loop, work) { request, scratch, finished in
+            var slice = uv_buf_t(base: scratch?.baseAddress?.assumingMemoryBound(to: CChar.self), len: count)
             return uv_fs_read(loop.raw, request, uv_file(descriptor), &slice, 1, Int64(offset), finished)
         }
     }
 
     /// Runs one `uv_fs_*` call on the thread pool and awaits its result (a count or a descriptor),
-    /// throwing its error named by `operation` and `path`. Not canceled with the task: pool work that
-    /// has begun cannot be taken back, and its memory must outlive it.
+    /// throwing its error named by the work's operation and path. Not canceled with the task: pool work
+    /// that has begun cannot be taken back.
     private static func onThreadPool(
-        _ loop: Loop, _ operation: String, _ path: String,
-        _ submit: @escaping @Sendable (UnsafeMutablePointer<uv_fs_t>, uv_fs_cb) -> CInt
+        _ loop: Loop, _ work: PoolWork,
+        _ submit: @escaping @Sendable (UnsafeMutablePointer<uv_fs_t>, UnsafeMutableRawBufferPointer?, uv_fs_cb) -> CInt
     ) async throws -> Int {
         try await loop.suspendUntilDone { (wake: Wake<Int>) in
             let request = UnsafeMutablePointer<uv_fs_t>.allocate(capacity: 1)
-            let pending = PoolWork(wake: wake, operation: operation, path: path)
-            request.pointee.data = Unmanaged.passRetained(pending).toOpaque()
+            work.wake = wake
+            request.pointee.data = Unmanaged.passRetained(work).toOpaque()
             do {
                 try uvCheck(
-                    submit(request, { request in
+                    submit(request, work.scratch, { request in
                         guard let request else { return }
-                        let pending = Unmanaged<PoolWork>.fromOpaque(request.pointee.data).takeRetainedValue()
+                        let work = Unmanaged<PoolWork>.fromOpaque(request.pointee.data).takeRetainedValue()
                         let result = request.pointee.result
                         uv_fs_req_cleanup(request)
                         request.deallocate()
-                        pending.finish(result)
-                    }), operation, target: path)
+                        work.finish(result)
+                    }), work.operation, target: work.path)
             } catch {
                 Unmanaged<PoolWork>.fromOpaque(request.pointee.data).release()
                 request.deallocate()
@@ -127,19 +132,57 @@ public final class File: Sendable {
     }
 }
 
-/// A `uv_fs_t`'s Swift side while the pool works on it: whom to tell, and what to call an error.
-private final class PoolWork {
-    let wake: Wake<Int>
+/// A `uv_fs_t`'s Swift side while the pool works on it: whom to tell, what to call an error, and what
+/// the work needs kept until it ends, whether or not its task still waits (the `File` whose descriptor
+/// it reads, the memory it reads into).
+private final class PoolWork: @unchecked Sendable {  // made by the waiting task, then touched on the loop's thread only (`finish` runs in the request's callback, where `Wake.resume` checks)
     let operation: String
     let path: String
+    var wake: Wake<Int>?
+    /// Kept open until the read ends: closing it while the pool reads could hand its number to another
+    /// file or socket in between.
+    private let file: File?
+    /// Where the read lands on the pool, and where it goes once the task is known to still wait.
+    let scratch: UnsafeMutableRawBufferPointer?
+    private let destination: UnsafeMutableRawBufferPointer?
 
-    init(wake: Wake<Int>, operation: String, path: String) {
-        self.wake = wake
-        self.operation = operation
+    /// True when the answer is a new descriptor, to be closed if nobody waits for it any more.
+    private let opens: Bool
+
+    /// Opening `path`.
+    init(opening path: String) {
+        operation = "open"
         self.path = path
+        opens = true
+        file = nil
+        scratch = nil
+        destination = nil
     }
 
+    /// Reading `file` into `destination`.
+    init(reading file: File, into destination: UnsafeMutableRawBufferPointer) {
+        operation = "read"
+        path = file.path
+        opens = false
+        self.file = file
+        self.destination = destination
+        scratch = .allocate(byteCount: destination.count, alignment: 16)
+    }
+
+    deinit {
+        scratch?.deallocate()
+    }
+
+    /// The pool's answer: a count, a descriptor or a negative error code.
     func finish(_ result: Int) {
+        guard let wake, wake.isPending else {
+            // The wait ended before the work (its loop closed): let go of what the work made.
+            if opens && result >= 0 { Glibc.close(CInt(result)) }
+            return
+        }
+        if result > 0, let scratch, let destination {
+            destination.baseAddress!.copyMemory(from: scratch.baseAddress!, byteCount: result)
+        }
         wake.resume(result >= 0 ? .success(result) : .failure(UVError(CInt(result), operation: operation, target: path)))
     }
 }

@@ -76,6 +76,12 @@ struct ServeDemoTests {
         let notModified = try curl("-i -H 'If-None-Match: \(tag)' \(url)/file.bin").stdout
         #expect(notModified.hasSuffix("\r\n\r\n"), "a 304 has no body")
         #expect(field("ETag", in: notModified) == tag)
+        // HEAD: a 304 like GET's; a Range is for GET only, so HEAD gets the whole head.
+        #expect(try curl("-sI -H 'If-None-Match: \(tag)' \(url)/file.bin").stdout.hasPrefix("HTTP/1.1 304 Not Modified\r\n"))
+        let headRange = try curl("-sI -r 0-9 \(url)/file.bin").stdout
+        #expect(headRange.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(field("Content-Length", in: headRange) == "3000000")
+        #expect(try curl("-sI -r 4000000- \(url)/file.bin").stdout.hasPrefix("HTTP/1.1 200 OK\r\n"))
         // If-Range: the range only while the client's copy is current.
         #expect(try status("-r 0-9 -H 'If-Range: \(tag)'") == "206")
         #expect(try status("-r 0-9 -H 'If-Range: \"stale\"'") == "200")
@@ -132,7 +138,8 @@ struct ServeDemoTests {
         #expect(small.status == 0, "\(small.stderr)")
         let slowest = try #require(Double(small.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(download.process.isRunning, "the large download must still be going: the small requests ran beside it")
-        #expect(slowest < 0.25, "the slowest small request took \(slowest) s")
+        // Behind the whole file, one waited 0.9 to 1.4 s; beside it, a few milliseconds (a loaded machine: 0.5).
+        #expect(slowest < 0.5, "the slowest small request took \(slowest) s")
         let ended = download.wait(timeout: 60)
         #expect(ended.status == 0, "\(ended.stderr)")
         #expect(ended.stdout == "\(1 << 30)")

@@ -104,9 +104,9 @@ final class JobQueue: @unchecked Sendable {  // `inbox` is behind a lock; the re
 
     /// Runs one batch: what was queued when the drain began, at most `batchLimit` jobs. Work posted
     /// meanwhile runs in the loop's next iteration. With `takingRemote` the batch includes the work from
-    /// other threads; without it (a drain after an I/O callback, or from the idle handle) the drain
-    /// skips the lock: every remote post wakes the loop, and that wake-up's drain takes it.
-    func drain(takingRemote: Bool = false) {
+    /// other threads. The drain right after an I/O callback skips it, and its lock: every remote post
+    /// wakes the loop, and that wake-up's drain (or the idle handle's) takes it.
+    func drain(takingRemote: Bool) {
         guard !isDraining else { return }
         isDraining = true
         swap(&local, &running)
@@ -132,7 +132,7 @@ final class JobQueue: @unchecked Sendable {  // `inbox` is behind a lock; the re
     /// reader sees its bytes without another trip through epoll.
     @inline(__always)
     func drainIfNeeded() {
-        if !local.isEmpty && !isDraining { drain() }
+        if !local.isEmpty && !isDraining { drain(takingRemote: false) }
     }
 
     private func run(_ work: LoopWork) {
@@ -200,6 +200,6 @@ final class JobQueue: @unchecked Sendable {  // `inbox` is behind a lock; the re
     }
 
     private static let idled: uv_idle_cb = { handle in
-        Loop.from(handle!.pointee.loop).jobs.drain()
+        Loop.from(handle!.pointee.loop).jobs.drain(takingRemote: true)
     }
 }

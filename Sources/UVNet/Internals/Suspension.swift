@@ -1,6 +1,7 @@
 // Turning a callback operation into an awaitable one: resume exactly once; cancellation and timeouts
 // end a wait the same way; a closing loop fails every wait still pending.
 import CUV
+import Synchronization
 
 /// A task suspended on a loop, registered with the loop while it waits so that closing the loop can
 /// fail it instead of leaving it hanging.
@@ -117,6 +118,7 @@ struct PendingWaits {
         _ continuation: UnsafeContinuation<Value, any Error>, wait: Int, timeout: Timeout?, coveredBy task: UInt = 0,
         _ start: (Wake<Value>) -> Void, abandon: @escaping @Sendable () -> Void
     ) {
+        precondition(self.continuation == nil, "UVNet: a second wait on a wake already waiting; one next() at a time per iterator")
         self.continuation = continuation
         self.wait = wait
         coveringTask = task
@@ -174,7 +176,7 @@ extension Loop {
         abandon: @escaping @Sendable () -> Void
     ) async throws -> Value {
         let wait = wake.ask()
-        if isOnLoopThread, let scope = CancellationScope.current, scope.loop === self, scope.task == CancellationScope.currentTask {
+        if isOnLoopThread, let scope = CancellationScope.current, scope.covers(self) {
             // The task's scope stops this wait if the task is canceled: no handler of its own (see
             // `withCancellationScope`). A cancellation before now is seen here; one after, by the scope,
             // which runs on this thread and so only once the wait is registered.
@@ -213,18 +215,35 @@ extension Loop {
 }
 
 /// One cancellation handler for a task's whole stay on a loop, in place of one per await: see
-/// `Loop.withCancellationScope`. Identified by its task, so that child tasks, which inherit it as a
-/// task-local value, do not count themselves covered.
-struct CancellationScope: Sendable {
+/// `Loop.withCancellationScope`. Child tasks inherit it as a task-local value, so it covers only the
+/// task that opened it (by address), and only while open (so that a later task at the same address
+/// finds it closed).
+final class CancellationScope: Sendable {
     let loop: Loop
-    /// The covered task's address (unique among live tasks).
+    /// The covered task's address.
     let task: UInt
+    private let open = Atomic<Bool>(true)
+
+    init(loop: Loop, task: UInt) {
+        self.loop = loop
+        self.task = task
+    }
 
     @TaskLocal static var current: CancellationScope?
 
     /// The current task's address; 0 outside a task.
     static var currentTask: UInt {
         withUnsafeCurrentTask { task in task.map { unsafeBitCast($0, to: UInt.self) } ?? 0 }
+    }
+
+    /// True when a wait on `loop` made now, by the current task, is this scope's to cancel.
+    @inline(__always)
+    func covers(_ loop: Loop) -> Bool {
+        self.loop === loop && open.load(ordering: .relaxed) && task == Self.currentTask
+    }
+
+    func close() {
+        open.store(false, ordering: .relaxed)
     }
 }
 
@@ -240,7 +259,9 @@ extension Loop {
     ) async throws -> Result {
         let task = CancellationScope.currentTask
         guard task != 0 else { return try await body() }
-        return try await CancellationScope.$current.withValue(CancellationScope(loop: self, task: task)) {
+        let scope = CancellationScope(loop: self, task: task)
+        defer { scope.close() }
+        return try await CancellationScope.$current.withValue(scope) {
             try await withTaskCancellationHandler {
                 try await body()
             } onCancel: {

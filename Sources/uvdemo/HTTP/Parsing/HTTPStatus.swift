@@ -1,4 +1,5 @@
 // The response statuses the file server sends, with their reason phrases.
+import UVNet
 
 struct HTTPStatus: Equatable {
     let code: Int
@@ -14,7 +15,9 @@ struct HTTPStatus: Equatable {
     static let methodNotAllowed = HTTPStatus(code: 405, reason: "Method Not Allowed")
     static let rangeNotSatisfiable = HTTPStatus(code: 416, reason: "Range Not Satisfiable")
     static let fieldsTooLarge = HTTPStatus(code: 431, reason: "Request Header Fields Too Large")
+    static let internalServerError = HTTPStatus(code: 500, reason: "Internal Server Error")
     static let notImplemented = HTTPStatus(code: 501, reason: "Not Implemented")
+    static let serviceUnavailable = HTTPStatus(code: 503, reason: "Service Unavailable")
     static let versionNotSupported = HTTPStatus(code: 505, reason: "HTTP Version Not Supported")
 
     /// The status that refuses a request that failed to parse with `error`.
@@ -24,6 +27,17 @@ struct HTTPStatus: Equatable {
         case .unsupportedTransferEncoding: self = .notImplemented
         case .unsupportedVersion: self = .versionNotSupported
         default: self = .badRequest
+        }
+    }
+
+    /// The status that answers a request for a file that could not be opened with `error`: gone (404),
+    /// not readable (403), out of descriptors for now (503), or something else wrong here (500).
+    init(opening error: UVError) {
+        switch error {
+        case .noSuchFile: self = .notFound
+        case .permissionDenied: self = .forbidden
+        case .tooManyOpenFiles, .tooManyOpenFilesInSystem: self = .serviceUnavailable
+        default: self = .internalServerError
         }
     }
 

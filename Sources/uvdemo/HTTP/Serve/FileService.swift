@@ -87,7 +87,7 @@ struct FileService: Sendable {
                     let served = try await openFiles.open(path, for: request.path, on: connection.loop, now: now)
                     return try await sendFile(served, for: request, keepAlive: keepAlive, withBody: withBody, on: connection, using: response)
                 } catch let error as UVError {
-                    status = error == .permissionDenied ? .forbidden : .notFound
+                    status = HTTPStatus(opening: error)
                 }
             case .directory(let redirect):
                 status = .movedPermanently
@@ -119,7 +119,10 @@ struct FileService: Sendable {
             try await connection.send(response)
             return keepAlive
         }
-        let range = validators.rangeApplies(ifRange: request.fields["if-range"]) ? HTTPRangeRequest(request.fields["range"], length: size) : .whole
+        // Range is for GET only (RFC 9110 §14.2): a HEAD gets the whole representation's head.
+        let range =
+            request.method == "GET" && validators.rangeApplies(ifRange: request.fields["if-range"])
+            ? HTTPRangeRequest(request.fields["range"], length: size) : .whole
         let (first, end): (Int, Int)
         switch range {
         case .whole:
@@ -181,6 +184,7 @@ struct FileService: Sendable {
             offset += read
         }
         try await connection.send(response)
+        if end - first > ResponseBuffer.initial { response.shrink() }
         return keepAlive
     }
 

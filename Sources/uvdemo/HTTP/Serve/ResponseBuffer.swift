@@ -1,16 +1,19 @@
 // The memory one connection's responses are assembled in and sent from: the head, then as much of
 // the file as fits, so a small file leaves in one write; reused by every response on the connection.
-import UVNet
+@_spi(StreamLayers) import UVNet
 
 final class ResponseBuffer {
     /// The most a buffer grows to: a larger file goes out in pieces of this size.
     static let largest = 256 * 1024
+    /// What a buffer starts with, and shrinks back to after a large response (so that an idle
+    /// keep-alive connection does not hold a large one).
+    static let initial = 16 * 1024
     private var memory: UnsafeMutableRawBufferPointer
     /// How many bytes are filled, from the start.
     private(set) var count = 0
 
     init() {
-        memory = .allocate(byteCount: 16 * 1024, alignment: 16)
+        memory = .allocate(byteCount: Self.initial, alignment: 16)
     }
 
     deinit {
@@ -40,6 +43,14 @@ final class ResponseBuffer {
 
     func removeAll() {
         count = 0
+    }
+
+    /// Empties the buffer and gives back memory beyond `initial`.
+    func shrink() {
+        count = 0
+        guard memory.count > Self.initial else { return }
+        memory.deallocate()
+        memory = .allocate(byteCount: Self.initial, alignment: 16)
     }
 
     func append(_ text: String) {
@@ -80,12 +91,18 @@ final class ResponseBuffer {
 }
 
 extension ByteStream {
-    /// Sends `buffer`'s filled bytes and returns once the kernel has them all (at once, when it takes
-    /// them all), then empties the buffer for the next piece.
+    /// Sends `buffer`'s filled bytes and returns once the kernel has them all, then empties the buffer
+    /// for the next piece. The bytes are handed to the stream's write at once, on the loop's thread (it
+    /// copies what the kernel does not take), so canceling the wait leaves them going out, in order.
     func send(_ buffer: ResponseBuffer) async throws {
         defer { buffer.removeAll() }
-        try await withUnsafeThrowingContinuation { (done: UnsafeContinuation<Void, any Error>) in
-            write(buffer.filled) { done.resume(with: $0.mapError { $0 }) }
-        }
+        let (address, count) = (UInt(bitPattern: buffer.filled.baseAddress), buffer.count)
+        try await loop.suspend(
+            { [self] (wake: Wake<Void>) in
+                write(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: address), count: count)) {
+                    wake.resume($0.mapError { $0 })
+                }
+            },
+            abandon: {})
     }
 }
