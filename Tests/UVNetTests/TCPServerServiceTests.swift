@@ -15,13 +15,16 @@ struct TCPServerServiceTests {
             for try await bytes in connection.inbound() { try await connection.write(bytes) }
         }
         let services = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm])
-        async let running: Void = services.run()
         let clients = try await LoopGroup(loopCount: 1)
         let loop = clients.loops[0]
+        // On the clients' loop rather than the global pool, which other tests may hold (see below).
+        let running = Task(executorPreference: loop.taskExecutor) { try await services.run() }
         let (echoed, refusedAfter) = try await Task(executorPreference: loop.taskExecutor) {
             var connection: TCPConnection?
-            // The service starts its loop threads first: wait for it (at most 10 s, for slow builds).
-            for _ in 0..<1000 where connection == nil {
+            // The service starts its loop threads first: wait for it. The ServiceGroup runs on the global
+            // pool, which on a 2-core machine has 2 threads that other tests (synchronous ones, waiting
+            // for processes) may hold for seconds: so at most 60 s, not the usual few.
+            for _ in 0..<6000 where connection == nil {
                 connection = try? await TCPConnection.connect(to: address, on: loop)
                 if connection == nil { try await loop.sleep(for: .milliseconds(10)) }
             }
@@ -31,10 +34,10 @@ struct TCPServerServiceTests {
             var echoed: [UInt8] = []
             while echoed.count < 7, let chunk = try await input.next() { echoed += chunk }
             kill(getpid(), SIGTERM)  // the ServiceGroup handles it: graceful shutdown
-            // The signal travels through a dispatch source and the group: wait (at most 10 s) until
-            // new connections are refused; one that still got in is closed at once.
+            // The signal travels through a dispatch source and the group: wait (at most 60 s, as above)
+            // until new connections are refused; one that still got in is closed at once.
             var refused = false
-            for _ in 0..<1000 where !refused {
+            for _ in 0..<6000 where !refused {
                 if let late = try? await TCPConnection.connect(to: address, on: loop) {
                     await late.close()
                     try await loop.sleep(for: .milliseconds(10))
@@ -48,7 +51,7 @@ struct TCPServerServiceTests {
             await client.close()
             return (String(decoding: echoed, as: UTF8.self), refused)
         }.value
-        try await running
+        try await running.value
         await clients.shutdown()
         #expect(echoed == "before after")
         #expect(refusedAfter, "no new connection after the shutdown began")
