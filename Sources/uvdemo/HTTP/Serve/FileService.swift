@@ -83,12 +83,15 @@ struct FileService: Sendable {
             }
             switch files.lookup(request.path) {
             case .file(let path):
+                let served: ServedFile
                 do {
-                    let served = try await openFiles.open(path, for: request.path, on: connection.loop, now: now)
-                    return try await sendFile(served, for: request, keepAlive: keepAlive, withBody: withBody, on: connection, using: response)
+                    served = try await openFiles.open(path, for: request.path, on: connection.loop, now: now)
                 } catch let error as UVError {
                     status = HTTPStatus(opening: error)
+                    break
                 }
+                // Outside the `do`: an error while sending is the connection's, not a reason to answer again.
+                return try await sendFile(served, for: request, keepAlive: keepAlive, withBody: withBody, on: connection, using: response)
             case .directory(let redirect):
                 status = .movedPermanently
                 location = redirect
