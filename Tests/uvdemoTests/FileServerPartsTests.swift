@@ -137,6 +137,26 @@ struct HTTPRangeTests {
         }
     }
 
+    @Test("validators: If-None-Match (weak comparison, *), If-Modified-Since, and If-Range by tag or by a date a second old")
+    func validators() {
+        let modified = 1_700_000_000
+        let file = HTTPValidators(size: 1000, modifiedSeconds: modified)
+        #expect(file.entityTag == "\"6553f100-3e8\"")
+        #expect(file.lastModified == "Tue, 14 Nov 2023 22:13:20 GMT")
+        #expect(file.notModified(ifNoneMatch: file.entityTag, ifModifiedSince: nil))
+        #expect(file.notModified(ifNoneMatch: "\"a\", W/\(file.entityTag)", ifModifiedSince: nil))
+        #expect(file.notModified(ifNoneMatch: " * ", ifModifiedSince: nil))
+        #expect(!file.notModified(ifNoneMatch: "\"a\"", ifModifiedSince: file.lastModified))
+        #expect(file.notModified(ifNoneMatch: nil, ifModifiedSince: file.lastModified))
+        #expect(!file.notModified(ifNoneMatch: nil, ifModifiedSince: HTTPDate.format(modified - 1)))
+        #expect(!file.notModified(ifNoneMatch: nil, ifModifiedSince: "yesterday"))
+        #expect(file.rangeApplies(ifRange: nil, now: modified))
+        #expect(file.rangeApplies(ifRange: file.entityTag, now: modified))
+        #expect(!file.rangeApplies(ifRange: "W/\(file.entityTag)", now: modified + 5))
+        #expect(file.rangeApplies(ifRange: file.lastModified, now: modified + 1))
+        #expect(!file.rangeApplies(ifRange: file.lastModified, now: modified), "changed within the second: not strong")
+    }
+
     @Test("HTTP dates: written in IMF-fixdate, read back; other forms are nil")
     func dates() {
         #expect(HTTPDate.format(784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")

@@ -27,11 +27,13 @@ struct HTTPValidators: Equatable {
         return modifiedSeconds <= since
     }
 
-    /// True when a Range may be honored: no If-Range, or one that names this (strong) tag or this
-    /// exact date. Otherwise the file changed since the client's copy, and it gets the whole of it.
-    func rangeApplies(ifRange: String?) -> Bool {
+    /// True when a Range may be honored at `now` (seconds since the epoch): no If-Range, or one that
+    /// names this tag, or this exact date while it is a strong validator, at least a second old (RFC 9110
+    /// §8.8.2.2: within its second the file may have changed again). Otherwise the client's copy may be
+    /// stale, and it gets the whole file.
+    func rangeApplies(ifRange: String?, now: Int) -> Bool {
         guard let ifRange = ifRange?[...].trimmingASCIISpaces() else { return true }
-        return ifRange == entityTag || ifRange == lastModified
+        return ifRange == entityTag || (ifRange == lastModified && modifiedSeconds < now)
     }
 
     /// The tags of an If-None-Match list, each without its `W/` (weak comparison ignores it).

@@ -124,7 +124,7 @@ struct FileService: Sendable {
         }
         // Range is for GET only (RFC 9110 §14.2): a HEAD gets the whole representation's head.
         let range =
-            request.method == "GET" && validators.rangeApplies(ifRange: request.fields["if-range"])
+            request.method == "GET" && validators.rangeApplies(ifRange: request.fields["if-range"], now: CurrentDate.now)
             ? HTTPRangeRequest(request.fields["range"], length: size) : .whole
         let (first, end): (Int, Int)
         switch range {
