@@ -49,7 +49,7 @@ final class Handoff<Value: Sendable>: Sendable {
 }
 
 /// A libuv semaphore on the heap, where it cannot move.
-final class Semaphore: @unchecked Sendable {  // a semaphore is made to be shared between threads
+final class Semaphore: @unchecked Sendable {  // its one stored pointer never changes; the semaphore it points to is used only through uv_sem_post/uv_sem_wait, which synchronize by themselves
     private let raw = UnsafeMutablePointer<uv_sem_t>.allocate(capacity: 1)
 
     init() { uvRequire(uv_sem_init(raw, 0), "uv_sem_init") }

@@ -4,7 +4,7 @@ import CUV
 
 /// Work for the loop's thread: a job of an actor on the loop, a job of a task that prefers the loop,
 /// or a closure from `Loop.execute`.
-enum LoopWork: @unchecked Sendable {  // a job is handed to exactly one queue and run once, on the loop's thread
+enum LoopWork: Sendable {
     case actorJob(UnownedJob)
     case taskJob(UnownedJob)
     case closure(@Sendable () -> Void)
@@ -22,7 +22,7 @@ enum LoopWork: @unchecked Sendable {  // a job is handed to exactly one queue an
 ///
 /// Once closed, the queue refuses work: `post` answers false and the caller decides what refusal means
 /// (`execute` throws, a task's job moves to the global executor, a waiter fails).
-final class JobQueue: @unchecked Sendable {  // `inbox` is behind a lock; the rest is touched on `owner`'s thread only
+final class JobQueue: @unchecked Sendable {  // `post` checks the thread (`owner.isCurrent`): other threads reach `inbox` only, under its lock; the rest runs in the loop's callbacks, on `owner`'s thread
     /// The most jobs one drain runs (SwiftNIO's event loop runs at most 4096 tasks per tick, too).
     static let batchLimit = 4096
 

@@ -68,13 +68,13 @@ struct PendingWaits {
 /// A wake may be reused for one wait after another (a sequence's consumer keeps one, so that a `next()`
 /// allocates nothing). Its waits are numbered: a cancellation or timeout meant for an earlier wait
 /// finds a newer number and does nothing.
-@_spi(StreamLayers) public final class Wake<Value: Sendable>: PendingWait, @unchecked Sendable {  // used on its loop's thread only (`resume` checks), but for `ask`, which its one waiting task calls
+@_spi(StreamLayers) public final class Wake<Value: Sendable>: PendingWait, @unchecked Sendable {  // used on its loop's thread only (`resume` checks), but for `asked`, an atomic
     private let loop: Loop
     private var continuation: UnsafeContinuation<Value, any Error>?
     /// The number of the wait begun last (0: none yet).
     private var wait = 0
-    /// The number of the wait asked for last, on the waiting task's side.
-    private var asked = 0
+    /// The number of the wait asked for last, on the waiting task's side (atomic: that may be any thread).
+    private let asked = Atomic<Int>(0)
     /// A stop (cancellation) that came before its wait began.
     private var stoppedEarly: (wait: Int, reason: any Error)?
     private var deadline: Timer?
@@ -109,8 +109,7 @@ struct PendingWaits {
     /// On the waiting task, before it suspends: the number of its new wait. One wait at a time: a
     /// wake's owner awaits each wait before it asks for the next.
     fileprivate func ask() -> Int {
-        asked += 1
-        return asked
+        asked.add(1, ordering: .relaxed).newValue
     }
 
     /// On the loop's thread: starts the operation, then arms the timeout if it did not finish at once.
