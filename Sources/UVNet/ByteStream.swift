@@ -38,6 +38,13 @@ public protocol ByteStream: AnyObject, Sendable {
     /// Bytes written but not yet taken by the kernel: what a writer watches to stop producing.
     var writeQueueSize: Int { get }
 
+    /// Calls `handler` with false when the queued writes pass `watermarks.high`, and with true once
+    /// they are back under `watermarks.low`: write backpressure for callback code.
+    func onWritabilityChange(watermarks: WriteWatermarks, _ handler: ((Bool) -> Void)?)
+
+    /// False while the queued writes are past the high watermark of `onWritabilityChange`.
+    var isWritable: Bool { get }
+
     /// Closes the stream; `completion` runs once it is closed. Idempotent.
     func close(_ completion: (() -> Void)?)
 
