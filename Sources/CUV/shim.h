@@ -111,17 +111,19 @@ static inline int cuv_unix_path_limit(void) {
 }
 
 /// Reads up to `length` bytes at `offset` only if the page cache holds them: the count read (0 at the
-/// end of the file), or a negative errno: -EAGAIN when the bytes are not cached (reading would wait
-/// for the disk), -EOPNOTSUPP where the file system cannot say. `preadv2` with RWF_NOWAIT, by
-/// syscall: glibc declares it only under _GNU_SOURCE.
-static inline long cuv_read_cached(int fd, void *buffer, size_t length, int64_t offset) {
+/// end of the file; Linux reads at most about 2 GiB at once, so it fits an int), -EAGAIN when reading
+/// would wait for the disk or when the kernel or file system cannot tell (EOPNOTSUPP, ENOSYS, EINVAL:
+/// read it elsewhere), or another negative errno. `preadv2` with RWF_NOWAIT, by syscall: glibc
+/// declares it only under _GNU_SOURCE.
+static inline int cuv_read_cached(int fd, void *buffer, size_t length, int64_t offset) {
 #if defined(__linux__) && defined(SYS_preadv2)
     struct iovec vector = { buffer, length };
     long result = syscall(SYS_preadv2, fd, &vector, 1, (long)offset, (long)((uint64_t)offset >> 32), 0x00000008 /* RWF_NOWAIT */);
-    return result < 0 ? -errno : result;
+    if (result >= 0) return (int)result;
+    return (errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL) ? -EAGAIN : -errno;
 #else
     (void)fd; (void)buffer; (void)length; (void)offset;
-    return -EOPNOTSUPP;
+    return -EAGAIN;
 #endif
 }
 

@@ -82,14 +82,9 @@ public final class File: Sendable {
         precondition(offset >= 0, "File.read: a negative offset")
         guard let base = buffer.baseAddress, !buffer.isEmpty else { return 0 }
         if loop.isOnLoopThread {
-            switch cuv_read_cached(descriptor, base, buffer.count, Int64(offset)) {
-            case let count where count >= 0:
-                return count
-            case -Int(EAGAIN), -Int(EOPNOTSUPP), -Int(ENOSYS), -Int(EINVAL):
-                break  // not cached, or the kernel or file system cannot tell: the pool reads it
-            case let error:
-                throw UVError(CInt(error), operation: "read", target: path)
-            }
+            // EAGAIN: not cached (or the kernel cannot tell), so the pool reads it.
+            let cached = cuv_read_cached(descriptor, base, buffer.count, Int64(offset))
+            if let count = try uvCheck(cached, "read", target: path, tolerating: .tryAgain) { return Int(count) }
         }
         // On the pool the bytes land in memory of the request's own, copied into `buffer` on the loop's
         // thread while this task still waits: a wait that ends early (its loop closing) must not leave
@@ -135,7 +130,7 @@ public final class File: Sendable {
 /// A `uv_fs_t`'s Swift side while the pool works on it: whom to tell, what to call an error, and what
 /// the work needs kept until it ends, whether or not its task still waits (the `File` whose descriptor
 /// it reads, the memory it reads into).
-private final class PoolWork: @unchecked Sendable {  // made by the waiting task, then touched on the loop's thread only (`finish` runs in the request's callback, where `Wake.resume` checks)
+private final class PoolWork: @unchecked Sendable {  // its lets are set before it is shared; `wake` is set and `finish` runs on the loop's thread, where `Wake.resume` checks
     let operation: String
     let path: String
     var wake: Wake<Int>?
@@ -175,14 +170,16 @@ private final class PoolWork: @unchecked Sendable {  // made by the waiting task
 
     /// The pool's answer: a count, a descriptor or a negative error code.
     func finish(_ result: Int) {
+        // A descriptor or a count of at most a read's ~2 GiB: it fits a CInt.
+        let outcome = Result { () throws(UVError) in Int(try uvCheck(CInt(result), operation, target: path)) }
         guard let wake, wake.isPending else {
             // The wait ended before the work (its loop closed): let go of what the work made.
-            if opens && result >= 0 { Glibc.close(CInt(result)) }
+            if opens, case .success(let descriptor) = outcome { Glibc.close(CInt(descriptor)) }
             return
         }
-        if result > 0, let scratch, let destination {
-            destination.baseAddress!.copyMemory(from: scratch.baseAddress!, byteCount: result)
+        if case .success(let count) = outcome, count > 0, let scratch, let destination {
+            destination.baseAddress!.copyMemory(from: scratch.baseAddress!, byteCount: count)
         }
-        wake.resume(result >= 0 ? .success(result) : .failure(UVError(CInt(result), operation: operation, target: path)))
+        wake.resume(outcome.mapError { $0 })
     }
 }

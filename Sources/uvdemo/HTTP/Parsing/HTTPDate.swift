@@ -3,11 +3,6 @@
 import Glibc
 
 enum HTTPDate {
-    /// Now, as a Date header says it.
-    static func now() -> String {
-        format(time(nil))
-    }
-
     /// `seconds` since the epoch in IMF-fixdate form.
     static func format(_ seconds: time_t) -> String {
         var seconds = seconds
