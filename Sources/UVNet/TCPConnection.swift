@@ -75,8 +75,10 @@ public final class TCPConnection: StreamConnection, @unchecked Sendable {  // Ha
     /// Resolves `host` and connects to it as RFC 8305 (Happy Eyeballs v2) has it: the IPv6 and IPv4
     /// lookups raced (IPv4's answer waits `ConnectAttempt.resolutionDelay` for IPv6's), the addresses
     /// interleaved by family, a new attempt every `attemptDelay` while earlier ones are still pending
-    /// (at once when one fails), the first to connect wins and every other is closed at once. So a
-    /// first address that drops SYNs costs `attemptDelay`, not the kernel's minutes-long timeout.
+    /// (at once when one fails; addresses a late answer brings join the race too), the first to connect
+    /// wins and every other is closed at once. So a first address that drops SYNs costs `attemptDelay`,
+    /// not the kernel's minutes-long timeout. `attemptDelay` is kept within
+    /// `ConnectAttempt.attemptDelays` (100 ms to 2 s, as RFC 8305 recommends).
     /// `completion` runs once with the connection; or the error (of the one address, or naming each
     /// address and why, or of resolving); or `.canceled` after `cancel()` on the attempt returned.
     @discardableResult
@@ -84,8 +86,12 @@ public final class TCPConnection: StreamConnection, @unchecked Sendable {  // Ha
         host: String, port: Int, on loop: Loop, attemptDelay: Duration = ConnectAttempt.defaultAttemptDelay,
         _ completion: @escaping (Result<TCPConnection, UVError>) -> Void
     ) -> ConnectAttempt {
-        let attempt = ConnectAttempt(target: "\(host):\(port)", port: port, attemptDelay: attemptDelay, on: loop, completion)
-        attempt.start(resolving: host)
+        // An address needs no lookup, and no race.
+        if let address = try? SocketAddress(ip: host, port: port) {
+            return connect(toAnyOf: [address], on: loop, attemptDelay: attemptDelay, completion)
+        }
+        let attempt = ConnectAttempt(target: "\(host):\(port)", awaiting: [.ipv6, .ipv4], attemptDelay: attemptDelay, on: loop, completion)
+        attempt.start(resolving: host, port: port)
         return attempt
     }
 
@@ -97,7 +103,7 @@ public final class TCPConnection: StreamConnection, @unchecked Sendable {  // Ha
         _ completion: @escaping (Result<TCPConnection, UVError>) -> Void
     ) -> ConnectAttempt {
         let target = addresses.map(\.description).joined(separator: ", ")
-        let attempt = ConnectAttempt(target: target, port: addresses.first?.port ?? 0, attemptDelay: attemptDelay, on: loop, completion)
+        let attempt = ConnectAttempt(target: target, awaiting: [.any], attemptDelay: attemptDelay, on: loop, completion)
         attempt.start(racing: addresses)
         return attempt
     }

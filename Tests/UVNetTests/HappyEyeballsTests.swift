@@ -1,5 +1,7 @@
 // Happy Eyeballs on loopback: a first address that drops SYNs (an IPv6 listener whose accept queue is
-// full) costs one attempt delay, not the kernel's connect timeout; every loser is closed.
+// full) costs one attempt delay, not the kernel's connect timeout; every loser is closed, and so is
+// every attempt of a race that is canceled or times out. (The rules themselves: HappyEyeballsPlanTests.)
+import Foundation
 import Glibc
 import Testing
 import UVNet
@@ -77,4 +79,57 @@ struct HappyEyeballsTests {
             }
         }
     }
+
+    @Test("canceled or timed out mid-race: every attempt's socket is closed, no handle left")
+    func canceledMidRace() async throws {
+        let first = try blackhole()
+        let second = try blackhole()
+        defer { (first.descriptors + second.descriptors).forEach { _ = close($0) } }
+        let addresses = [try SocketAddress(ip: "::1", port: first.port), try SocketAddress(ip: "::1", port: second.port)]
+        try withLoop { loop in
+            let handlesBefore = loop.openHandleCount
+            var outcome: Result<TCPConnection, UVError>?
+            var inFlight = -1
+            let attempt = TCPConnection.connect(toAnyOf: addresses, on: loop, attemptDelay: .milliseconds(100)) { outcome = $0 }
+            // Both attempts are in flight after the delay; then give up on them.
+            _ = try Timer.once(after: .milliseconds(300), on: loop) {
+                inFlight = synSentCount(toPorts: [first.port, second.port])
+                attempt.cancel()
+            }
+            loop.run()
+            #expect(inFlight == 2, "both attempts were racing when canceled")
+            #expect(throws: UVError.canceled) { try outcome?.get() }
+            #expect(loop.openHandleCount == handlesBefore)
+            #expect(synSentCount(toPorts: [first.port, second.port]) == 0)
+        }
+        try withLoop { loop in
+            let handlesBefore = loop.openHandleCount
+            let timedOut = try loop.run {
+                do {
+                    _ = try await TCPConnection.connect(host: "::1", port: first.port, on: loop, timeout: .milliseconds(200))
+                    return false
+                } catch let error as UVError {
+                    return error == .timedOut
+                }
+            }
+            #expect(timedOut)
+            #expect(loop.openHandleCount == handlesBefore)
+            #expect(synSentCount(toPorts: [first.port]) == 0)
+        }
+    }
+}
+
+/// How many IPv6 sockets of this machine are still connecting (SYN_SENT) to one of `ports` on loopback.
+private func synSentCount(toPorts ports: [Int]) -> Int {
+    guard let table = try? String(contentsOfFile: "/proc/net/tcp6", encoding: .utf8) else { return -1 }
+    let wanted = Set(ports.map { String($0, radix: 16, uppercase: true).leftPadded(to: 4) })
+    return table.split(separator: "\n").dropFirst().filter { line in
+        let fields = line.split(separator: " ")
+        guard fields.count > 3, let port = fields[2].split(separator: ":").last else { return false }
+        return fields[3] == "02" && wanted.contains(String(port))
+    }.count
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }
