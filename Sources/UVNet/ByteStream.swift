@@ -33,6 +33,8 @@ public protocol ByteStream: AnyObject, Sendable {
     func write(_ bytes: UnsafeRawBufferPointer, completion: ((Result<Void, Failure>) -> Void)?)
 
     /// Ends this side's sending once what is queued has gone out; reading goes on until the peer ends.
+    /// A second call while one is under way completes when the first does, with its result; one after
+    /// it has ended completes at once with that result.
     func shutdown(_ completion: ((Result<Void, Failure>) -> Void)?)
 
     /// Bytes written but not yet taken by the kernel: what a writer watches to stop producing.
@@ -45,7 +47,9 @@ public protocol ByteStream: AnyObject, Sendable {
     /// False while the queued writes are past the high watermark of `onWritabilityChange`.
     var isWritable: Bool { get }
 
-    /// Closes the stream; `completion` runs once it is closed. Idempotent.
+    /// Closes the stream; `completion` runs once it is closed. Idempotent. What is still queued for the
+    /// kernel is dropped (each such write completes with `.canceled`): to end only after every byte has
+    /// gone out, `shutdown` and close in its completion.
     func close(_ completion: (() -> Void)?)
 
     /// Where the stream is in its life.

@@ -21,6 +21,8 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     private var inbound: InboundBuffer?
     /// The writability handler, if any (see `onWritabilityChange`).
     var writability: Writability?
+    /// Where this side's half-close is: nil until asked for; then who else waits for it; then its result.
+    private var halfClose: HalfClose?
 
     var stream: UnsafeMutablePointer<uv_stream_t> {
         rawHandle.cast(to: uv_stream_t.self)
@@ -191,6 +193,8 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     // MARK: Ending
 
     /// Half-closes: sends FIN after every queued write has gone out; reading goes on until the peer's EOF.
+    /// Asking again is harmless: a call while one is under way completes when it does, with its result,
+    /// and a call after it has ended completes at once with that result.
     /// The corresponding C function is `uv_shutdown`.
     public func shutdown(_ completion: Completion? = nil) {
         checkThread()
@@ -198,11 +202,23 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
             completion?(.failure(UVError.badFileDescriptor.during("shut down", target: peerName)))
             return
         }
+        switch halfClose {
+        case .underWay(let waiting)?:
+            halfClose = .underWay(waiting + [completion].compactMap { $0 })
+            return
+        case .ended(let result)?:
+            completion?(result)
+            return
+        case nil:
+            break
+        }
         let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
         request.pointee.data = .retaining(completion)
+        halfClose = .underWay([])
         do {
             try uvCheck(uv_shutdown(request, stream, StreamConnection.didShutdown), "shut down", target: peerName)
         } catch {
+            halfClose = nil
             let completion = takeCompletion(request.pointee.data, as: Result<Void, UVError>.self)
             request.deallocate()
             completion?(.failure(error))
@@ -214,7 +230,11 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         let handle = request!.pointee.handle
         request!.deallocate()
         Handle.callback(handle, as: StreamConnection.self) { connection in
-            completion?(uvResult(status, "shut down", target: connection.peerName))
+            let result = uvResult(status, "shut down", target: connection.peerName)
+            let waiting = if case .underWay(let waiting)? = connection.halfClose { waiting } else { [Completion]() }
+            connection.halfClose = .ended(result)
+            completion?(result)
+            for later in waiting { later(result) }
         }
     }
 
@@ -227,4 +247,10 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         }
         super.didEnter(state)
     }
+}
+
+/// A half-close asked for: under way, with the later callers waiting for it, or ended.
+private enum HalfClose {
+    case underWay([StreamConnection.Completion])
+    case ended(Result<Void, UVError>)
 }

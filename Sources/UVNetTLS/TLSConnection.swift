@@ -454,7 +454,8 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     // MARK: Ending
 
     /// Sends close_notify, then half-closes the transport once every queued write has gone out; reading
-    /// goes on until the peer's own close_notify. The corresponding C function is `SSL_shutdown`.
+    /// goes on until the peer's own close_notify. A second call while one is under way completes when the
+    /// first does. The corresponding C function is `SSL_shutdown`.
     public func shutdown(_ completion: Completion? = nil) {
         checkThread()
         guard phase == .established, failure == nil else {
@@ -473,7 +474,8 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     }
 
     /// Sends close_notify (when the connection is healthy and has not yet) and closes the transport;
-    /// `completion` runs once it is closed. Idempotent. A handshake under way fails with `.canceled`.
+    /// `completion` runs once it is closed. Idempotent. A handshake under way fails with `.canceled`, and
+    /// ciphertext still queued on the transport is dropped: to end after every byte, `shutdown` first.
     public func close(_ completion: (() -> Void)? = nil) {
         checkThread()
         closeNow(sendingCloseNotify: true, completion)

@@ -99,13 +99,18 @@ struct TLSWriteWatermarkTests {
             server.accept { accepted in
                 guard case .success(let connection) = accepted else { return }
                 var sent = 0
+                var ending = false
                 func pump() {
                     while sent < total && connection.isWritable {
                         chunk.withUnsafeBytes { connection.write($0) }
                         sent += chunk.count
                         peakQueue.value = max(peakQueue.value, connection.writeQueueSize)
                     }
-                    if sent == total { connection.shutdown { _ in connection.close() } }
+                    // Once: the pump runs again on every writability change after its last write.
+                    if sent == total && !ending {
+                        ending = true
+                        connection.shutdown { _ in connection.close() }
+                    }
                 }
                 connection.onWritabilityChange(watermarks: watermarks) { writable in
                     if writable { pump() } else { stops.value += 1 }
@@ -131,5 +136,47 @@ struct TLSWriteWatermarkTests {
             #expect(stops.value > 0, "the reader was slow enough to be waited for")
             #expect(peakQueue.value <= watermarks.high + chunk.count + 1024, "peak \(peakQueue.value)")
         }
+    }
+}
+
+@Suite("TLS shutdown")
+struct TLSShutdownTests {
+    @Test("a second shutdown while ciphertext is queued ends after the first; the peer reads every byte and close_notify")
+    func secondShutdownWaitsForTheFirst() throws {
+        let certificates = try TestCertificates()
+        let payload = pattern(count: 16 << 20, seed: 6)
+        try withLoop { loop in
+            let ends = LoopBound<[String]>([], on: loop)
+            let server = TLSListener(try TCPListener(on: loop, address: anyLocalPort), context: try certificates.serverContext)
+            let port = try (server.listener as! TCPListener).localAddress.port
+            server.accept { accepted in
+                guard case .success(let connection) = accepted else { return }
+                payload.withUnsafeBytes { connection.write($0) }
+                connection.shutdown { ends.value.append("first " + ($0.isSuccess ? "ok" : "\($0)")) }
+                connection.shutdown {
+                    ends.value.append("second " + ($0.isSuccess ? "ok" : "\($0)"))
+                    connection.close()
+                }
+            }
+            let context = try certificates.clientContext
+            let received = try loop.run {
+                let client = try await TLSConnection.connect(host: "localhost", port: port, on: loop, context: context)
+                defer { client.close(); server.close() }  // a failure ends the test instead of leaving the loop running
+                try await loop.sleep(for: .milliseconds(50))  // let the server queue before reading
+                var received: [UInt8] = []
+                for try await chunk in client.inbound(idleTimeout: .seconds(10)) { received += chunk }
+                return received
+            }
+            #expect(received.count == payload.count)
+            #expect(received == payload)
+            #expect(ends.value == ["first ok", "second ok"])
+        }
+    }
+}
+
+extension Result {
+    fileprivate var isSuccess: Bool {
+        if case .success = self { return true }
+        return false
     }
 }

@@ -16,13 +16,18 @@ struct WriteWatermarkTests {
             let listener = try TCPListener(on: loop, address: anyLocalPort) { accepted in
                 guard case .success(let connection) = accepted else { return }
                 var sent = 0
+                var ending = false
                 func pump() {
                     while sent < total && connection.isWritable {
                         chunk.withUnsafeBytes { connection.write($0) }
                         sent += chunk.count
                         peakQueue.value = max(peakQueue.value, connection.writeQueueSize)
                     }
-                    if sent == total { connection.shutdown { _ in connection.close() } }
+                    // Once: the pump runs again on every writability change after its last write.
+                    if sent == total && !ending {
+                        ending = true
+                        connection.shutdown { _ in connection.close() }
+                    }
                 }
                 connection.onWritabilityChange(watermarks: watermarks) { writable in
                     if writable { pump() } else { stops.value += 1 }
