@@ -21,6 +21,11 @@ static inline int cssl_ctx_set_min_version(SSL_CTX *context, int version) {
     return (int)SSL_CTX_set_min_proto_version(context, version);
 }
 
+/// The key-exchange groups a context offers or accepts, "X25519:P-256" (a macro over SSL_CTX_ctrl).
+static inline int cssl_ctx_set_groups(SSL_CTX *context, const char *groups) {
+    return (int)SSL_CTX_set1_groups_list(context, groups);
+}
+
 /// No renegotiation (an attack surface with no use left) and no compression (it leaks secrets: CRIME).
 /// The SSL_OP_* bits are macros Swift cannot import.
 static inline void cssl_ctx_refuse_renegotiation_and_compression(SSL_CTX *context) {

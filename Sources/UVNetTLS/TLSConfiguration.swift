@@ -8,7 +8,19 @@
 /// let server = TLSConfiguration.server(certificateChain: "cert.pem", privateKey: "key.pem")
 /// ```
 /// The defaults are the secure ones: the peer's chain verified against the trust roots, the host
-/// name checked against the certificate, TLS 1.2 at least, no renegotiation, a 10 s handshake limit.
+/// name checked against the certificate, Mozilla's "intermediate" profile (`TLSProfile`: TLS 1.2 with
+/// ECDHE and AEAD suites only, or TLS 1.3), no renegotiation, a 10 s handshake limit.
+///
+/// Mutual TLS: a server that requires client certificates verifies them against its `trustRoots`; a
+/// client presents its `certificateChain` and `privateKey` when asked.
+///
+/// ```swift
+/// var server = TLSConfiguration.server(certificateChain: "cert.pem", privateKey: "key.pem")
+/// server.clientCertificates = .required(trustRoots: .file("clients-ca.pem"))
+/// var client = TLSConfiguration.client(trustRoots: .file("ca.pem"))
+/// client.certificateChain = "client.pem"
+/// client.privateKey = "client.key"
+/// ```
 public struct TLSConfiguration: Sendable {
     /// Which end of the handshake this side plays.
     public enum Role: Sendable {
@@ -38,6 +50,16 @@ public struct TLSConfiguration: Sendable {
         case insecureNoVerification
     }
 
+    /// Whether a server asks its clients for certificates.
+    public enum ClientCertificates: Sendable, Hashable {
+        /// Clients are not asked for one (the usual TLS).
+        case notRequested
+        /// Every client must present a certificate that leads to one of these roots, valid now; one
+        /// that presents none, or another, is refused in the handshake (`.noCertificate`,
+        /// `.untrustedCertificate`, …). The roots' names are sent to the client as the CAs accepted.
+        case required(trustRoots: TrustRoots)
+    }
+
     /// The protocol versions a side may accept as its minimum.
     public enum Version: Sendable, Hashable, Comparable {
         /// TLS 1.2 (RFC 5246), the oldest version UVNetTLS speaks.
@@ -48,7 +70,7 @@ public struct TLSConfiguration: Sendable {
 
     /// Client or server.
     public var role: Role
-    /// Whom a client trusts (a server verifies no client certificates).
+    /// Whom a client trusts to vouch for servers (a server's trust is in `clientCertificates`).
     public var trustRoots: TrustRoots = .system
     /// Whether the peer's certificate is checked (`.full` unless you say otherwise).
     public var verification: Verification = .full
@@ -59,8 +81,15 @@ public struct TLSConfiguration: Sendable {
     public var privateKey: String?
     /// ALPN protocol names in order of preference (`["h2", "http/1.1"]`); empty sends none.
     public var applicationProtocols: [String] = []
-    /// The oldest protocol version accepted; a peer offering only older ones is refused.
-    public var minimumVersion: Version = .tls1_2
+    /// The versions, cipher suites and groups accepted: `.intermediate` unless you choose another.
+    public var profile: TLSProfile = .intermediate
+    /// For a server: whether clients must present a certificate (mutual TLS). Not by default.
+    public var clientCertificates: ClientCertificates = .notRequested
+    /// The oldest protocol version accepted (the profile's); a peer offering only older ones is refused.
+    public var minimumVersion: Version {
+        get { profile.minimumVersion }
+        set { profile.minimumVersion = newValue }
+    }
     /// How long a handshake may take before the connection is closed with `.handshakeTimedOut`; nil
     /// waits for ever (not recommended: a peer that says nothing holds a descriptor).
     public var handshakeTimeout: Duration? = .seconds(10)

@@ -36,8 +36,7 @@ public final class TLSContext: @unchecked Sendable {  // no stored property chan
     }
 
     private func configure() throws(TLSError) {
-        let minimum = configuration.minimumVersion == .tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION
-        try openSSLCheck(cssl_ctx_set_min_version(raw, minimum), "set the minimum TLS version")
+        try applyProfile()
         cssl_ctx_refuse_renegotiation_and_compression(raw)
         // SSL_write may return after each record (partial writes on), and the session's write loops
         // until all is taken; the output buffer is a memory BIO that grows, so nothing waits on it.
@@ -46,7 +45,7 @@ public final class TLSContext: @unchecked Sendable {  // no stored property chan
         switch configuration.role {
         case .client:
             if configuration.verification == .full {
-                try loadTrustRoots()
+                try load(configuration.trustRoots)
                 SSL_CTX_set_verify(raw, SSL_VERIFY_PEER, cssl_verify_keeping_names)
             } else {
                 SSL_CTX_set_verify(raw, SSL_VERIFY_NONE, nil)
@@ -60,6 +59,11 @@ public final class TLSContext: @unchecked Sendable {  // no stored property chan
         case .server:
             guard configuration.certificateChain != nil, configuration.privateKey != nil else {
                 throw TLSError(.configuration, operation: "create TLS server context", detail: "a server needs a certificate chain and a private key")
+            }
+            if case .required(let roots) = configuration.clientCertificates {
+                try load(roots)
+                try announceAcceptedAuthorities(roots)
+                SSL_CTX_set_verify(raw, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, cssl_verify_keeping_names)
             }
             if !protocolList.isEmpty {
                 // Unretained: every connection holds its context, so the context outlives each callback.
@@ -81,8 +85,47 @@ public final class TLSContext: @unchecked Sendable {  // no stored property chan
         try openSSLCheck(SSL_CTX_check_private_key(raw), "load private key from", target: key, reason: .configuration)
     }
 
-    private func loadTrustRoots() throws(TLSError) {
-        switch configuration.trustRoots {
+    /// The versions, suites and groups of the configuration's profile.
+    /// The corresponding C functions are `SSL_CTX_set_min_proto_version`, `SSL_CTX_set_cipher_list`,
+    /// `SSL_CTX_set_ciphersuites` and `SSL_CTX_set1_groups_list`.
+    private func applyProfile() throws(TLSError) {
+        let profile = configuration.profile
+        let minimum = profile.minimumVersion == .tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION
+        try openSSLCheck(cssl_ctx_set_min_version(raw, minimum), "set the minimum TLS version")
+        if profile.cipherSuites.isEmpty {
+            guard profile.minimumVersion == .tls1_3 else {
+                throw TLSError(.configuration, operation: "set the TLS 1.2 cipher suites", detail: "none given: set minimumVersion to .tls1_3, or name some")
+            }
+        } else {
+            try openSSLCheck(
+                SSL_CTX_set_cipher_list(raw, profile.cipherSuites.joined(separator: ":")), "set the TLS 1.2 cipher suites",
+                target: profile.cipherSuites.joined(separator: ":"), reason: .configuration)
+        }
+        try openSSLCheck(
+            SSL_CTX_set_ciphersuites(raw, profile.tls13CipherSuites.joined(separator: ":")), "set the TLS 1.3 cipher suites",
+            target: profile.tls13CipherSuites.joined(separator: ":"), reason: .configuration)
+        try openSSLCheck(
+            cssl_ctx_set_groups(raw, profile.groups.joined(separator: ":")), "set the key-exchange groups",
+            target: profile.groups.joined(separator: ":"), reason: .configuration)
+    }
+
+    /// A server that requires client certificates names the CAs it accepts in its request, so a client
+    /// with several can pick. The corresponding C functions are `SSL_load_client_CA_file`,
+    /// `SSL_add_dir_cert_subjects_to_stack` and `SSL_CTX_set_client_CA_list`.
+    private func announceAcceptedAuthorities(_ roots: TLSConfiguration.TrustRoots) throws(TLSError) {
+        switch roots {
+        case .system:
+            break  // hundreds of names: better none, which lets the client offer what it has
+        case .file(let path):
+            let names = try openSSLMade(SSL_load_client_CA_file(path), "load client CA names from", target: path, reason: .configuration)
+            SSL_CTX_set_client_CA_list(raw, names)
+        case .directory:
+            break  // a hashed directory is read lazily by OpenSSL; its names are not listed up front
+        }
+    }
+
+    private func load(_ roots: TLSConfiguration.TrustRoots) throws(TLSError) {
+        switch roots {
         case .system:
             try openSSLCheck(SSL_CTX_set_default_verify_paths(raw), "load the system's trust roots", reason: .configuration)
         case .file(let path):

@@ -241,7 +241,14 @@ extension TLSSession {
         case SSL_R_NO_RENEGOTIATION:
             return (.renegotiationRefused, "renegotiation refused")
         case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
-            return (.noCertificate, nil)
+            return (.noCertificate, "the client presented no certificate")
+        case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+            return (.noCertificate, "the server requires a client certificate")
+        case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE, SSL_R_TLSV1_ALERT_UNKNOWN_CA, SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN,
+            SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED, SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+            return (.untrustedCertificate, "the peer refused our certificate")
+        case SSL_R_NO_SHARED_CIPHER, SSL_R_NO_SHARED_GROUPS, SSL_R_NO_SUITABLE_KEY_SHARE:
+            return (.handshakeFailed, "no cipher suite or group in common")
         default:
             return (.handshakeFailed, nil)
         }

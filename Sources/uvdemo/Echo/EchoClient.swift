@@ -37,7 +37,7 @@ struct EchoClient: ParsableCommand, Exemplified {
         guard secret == nil || transport == .tcp else { throw ValidationError("--secret is for TCP") }
         guard unix == nil || transport == .tcp else { throw ValidationError("--unix is for streams, not --udp") }
         guard !tls || transport == .tcp else { throw ValidationError("--tls is for streams, not --udp") }
-        guard tls || (trust.cacert == nil && !trust.insecure) else { throw ValidationError("--cacert and --insecure go with --tls") }
+        guard tls || !trust.isGiven else { throw ValidationError("--cacert, --insecure and --cert go with --tls") }
         guard (0...65535).contains(port) else { throw ValidationError("port \(port) is not in 0...65535") }
         guard timeout > 0, timeout <= 3600 else { throw ValidationError("--timeout must be in (0, 3600] seconds") }
     }

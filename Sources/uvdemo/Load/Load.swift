@@ -39,7 +39,7 @@ struct Load: ParsableCommand, Exemplified {
         guard (1...64).contains(depth) else { throw ValidationError("--depth must be in 1...64") }
         guard duration > 0, duration <= 3600 else { throw ValidationError("--duration must be in (0, 3600] seconds") }
         guard !(tls && udp) else { throw ValidationError("--tls is for TCP, not --udp") }
-        guard tls || (trust.cacert == nil && !trust.insecure) else { throw ValidationError("--cacert and --insecure go with --tls") }
+        guard tls || !trust.isGiven else { throw ValidationError("--cacert, --insecure and --cert go with --tls") }
         let smallest = udp ? LoadPattern.sequenceLength + 1 : 1
         let largest = udp ? UDPSocket.maximumPayload : 64 << 20
         guard (smallest...largest).contains(size) else { throw ValidationError("--size must be in \(smallest)...\(largest)") }
