@@ -265,6 +265,6 @@ struct ServeTLSDemoTests {
         #expect(missing.stderr == "uvdemo: load private key from /nonexistent/key.pem: no such file or directory\n", "\(missing.stderr)")
         let stray = try Demo.run(["echo-client", "--cacert", certificates.ca, "hi"])
         #expect(stray.status == 2)
-        #expect(stray.stderr.contains("--cacert and --insecure go with --tls"), "\(stray.stderr)")
+        #expect(stray.stderr.contains("--cacert, --insecure and --cert go with --tls"), "\(stray.stderr)")
     }
 }
