@@ -22,6 +22,9 @@ public class StreamListener: Handle, @unchecked Sendable {  // Handle's members 
     /// Whether libuv watches the socket for connections: only once somebody wants one. Until then the
     /// kernel queues them, and a listener that is only passed on (a pre-fork parent's) never takes one.
     private var isWatching = false
+    /// Whether libuv has accepted a connection that we have not taken yet: it stops watching the socket
+    /// until we do (uv_accept). Known from its callback, so no private libuv field need be read.
+    private var holdsConnection = false
 
     init<T>(
         loop: Loop, cType: T.Type, addressText: String,
@@ -92,6 +95,7 @@ public class StreamListener: Handle, @unchecked Sendable {  // Handle's members 
             case .success:
                 // Left un-accepted (nobody asked yet, or a pause is on), libuv stops watching the
                 // socket until uv_accept: that is how the listener pushes back.
+                listener.holdsConnection = true
                 listener.takeHeldConnection()
             }
         }
@@ -127,7 +131,7 @@ public class StreamListener: Handle, @unchecked Sendable {  // Handle's members 
     func takeHeldConnection() {
         guard wantsConnection else { return }
         watch()
-        if backoff?.isPausing != true, uv_stream_t.hasHeldConnection(stream) { acceptPending() }
+        if backoff?.isPausing != true, holdsConnection { acceptPending() }
     }
 
     /// Takes the connection libuv has waiting and hands it to the handler or the waiting task.
@@ -138,6 +142,8 @@ public class StreamListener: Handle, @unchecked Sendable {  // Handle's members 
         } catch {
             return acceptFailed(error)
         }
+        // uv_accept lets go of the held connection whether it succeeds or not.
+        holdsConnection = false
         do {
             try uvCheck(uv_accept(stream, connection.stream), "accept", target: addressText)
         } catch {

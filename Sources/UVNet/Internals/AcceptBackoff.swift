@@ -69,10 +69,3 @@ final class AcceptBackoff {
         open("/dev/null", O_RDONLY | O_CLOEXEC)
     }
 }
-
-extension uv_stream_t {
-    /// Whether libuv holds an accepted connection for us (it stops watching the listener until we take it).
-    static func hasHeldConnection(_ stream: UnsafeMutablePointer<uv_stream_t>) -> Bool {
-        stream.pointee.accepted_fd >= 0
-    }
-}
