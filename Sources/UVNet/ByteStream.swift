@@ -34,7 +34,7 @@ public protocol ByteStream: AnyObject, Sendable {
 
     /// Ends this side's sending once what is queued has gone out; reading goes on until the peer ends.
     /// A second call while one is under way completes when the first does, with its result; one after
-    /// it has ended completes at once with that result.
+    /// it has ended completes at once with that result; one after `close` fails at once.
     func shutdown(_ completion: ((Result<Void, Failure>) -> Void)?)
 
     /// Bytes written but not yet taken by the kernel: what a writer watches to stop producing.

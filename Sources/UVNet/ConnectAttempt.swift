@@ -29,7 +29,10 @@ public final class ConnectAttempt: @unchecked Sendable {  // every member checks
     private var pending: [HappyEyeballs.Event] = []
     private var isHandling = false
 
-    init(target: String, awaiting families: Set<Resolver.Family>, attemptDelay: Duration, on loop: Loop, _ completion: @escaping (Result<TCPConnection, UVError>) -> Void) {
+    init(
+        target: String, awaiting families: Set<Resolver.Family>, attemptDelay: Duration, on loop: Loop,
+        _ completion: @escaping (Result<TCPConnection, UVError>) -> Void
+    ) {
         self.loop = loop
         self.plan = HappyEyeballs(awaiting: families, target: target, attemptDelay: attemptDelay)
         self.completion = completion
@@ -98,7 +101,8 @@ public final class ConnectAttempt: @unchecked Sendable {  // every member checks
         case .closeAttempt(let number):
             attempts.removeValue(forKey: number)?.close()
         case .succeed(let number):
-            finish(attempts.removeValue(forKey: number).map { .success($0) } ?? .failure(UVError.canceled.during("connect to", target: plan.target)))
+            let winner = attempts.removeValue(forKey: number)
+            finish(winner.map { .success($0) } ?? .failure(UVError.canceled.during("connect to", target: plan.target)))
         case .fail(let error):
             finish(.failure(error))
         }
@@ -108,10 +112,16 @@ public final class ConnectAttempt: @unchecked Sendable {  // every member checks
         do {
             let connection = try TCPConnection(on: loop)
             attempts[number] = connection
-            try connection.connect(to: address) { [self] result in handle(.attemptEnded(number, result)) }
+            try connection.connect(to: address) { [self] result in attemptEnded(number, result) }
         } catch {
-            handle(.attemptEnded(number, .failure(error)))
+            attemptEnded(number, .failure(error))
         }
+    }
+
+    /// A failed attempt's socket is closed at once, not when the whole connect ends.
+    private func attemptEnded(_ number: Int, _ result: Result<Void, UVError>) {
+        if case .failure = result { attempts.removeValue(forKey: number)?.close() }
+        handle(.attemptEnded(number, result))
     }
 
     private func finish(_ result: Result<TCPConnection, UVError>) {

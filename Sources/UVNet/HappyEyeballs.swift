@@ -85,7 +85,9 @@ struct HappyEyeballs {
         return actions
     }
 
-    private mutating func answered(_ family: Resolver.Family, _ answer: Result<[SocketAddress], UVError>, _ actions: inout [Action]) {
+    private mutating func answered(
+        _ family: Resolver.Family, _ answer: Result<[SocketAddress], UVError>, _ actions: inout [Action]
+    ) {
         awaiting.remove(family)
         answers[family] = answer
         let addresses = (try? answer.get()) ?? []
@@ -173,7 +175,8 @@ struct HappyEyeballs {
         default:
             let each = failures.map { "\($0.address): \($0.error.message)" }.joined(separator: "; ")
             let last = failures[failures.count - 1].error
-            return UVError(last.rawValue, operation: operation, target: target, detail: "every address failed (\(each))")
+            return UVError(
+                last.rawValue, operation: operation, target: target, detail: "every address failed (\(each))")
         }
     }
 

@@ -194,7 +194,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
 
     /// Half-closes: sends FIN after every queued write has gone out; reading goes on until the peer's EOF.
     /// Asking again is harmless: a call while one is under way completes when it does, with its result,
-    /// and a call after it has ended completes at once with that result.
+    /// and a call after it has ended completes at once with that result; one after `close` fails at once.
     /// The corresponding C function is `uv_shutdown`.
     public func shutdown(_ completion: Completion? = nil) {
         checkThread()

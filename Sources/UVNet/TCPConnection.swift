@@ -90,7 +90,8 @@ public final class TCPConnection: StreamConnection, @unchecked Sendable {  // Ha
         if let address = try? SocketAddress(ip: host, port: port) {
             return connect(toAnyOf: [address], on: loop, attemptDelay: attemptDelay, completion)
         }
-        let attempt = ConnectAttempt(target: "\(host):\(port)", awaiting: [.ipv6, .ipv4], attemptDelay: attemptDelay, on: loop, completion)
+        let attempt = ConnectAttempt(
+            target: "\(host):\(port)", awaiting: [.ipv6, .ipv4], attemptDelay: attemptDelay, on: loop, completion)
         attempt.start(resolving: host, port: port)
         return attempt
     }

@@ -57,6 +57,8 @@ public struct TLSConfiguration: Sendable {
         /// Every client must present a certificate that leads to one of these roots, valid now; one
         /// that presents none, or another, is refused in the handshake (`.noCertificate`,
         /// `.untrustedCertificate`, …). The roots' names are sent to the client as the CAs accepted.
+        /// A CA of your own (`.file` or `.directory`): `.system` is refused, as it would admit anyone
+        /// holding a publicly issued certificate.
         case required(trustRoots: TrustRoots)
     }
 

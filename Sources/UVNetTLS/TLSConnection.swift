@@ -152,6 +152,15 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         return phase == .established ? session.cipherSuite : nil
     }
 
+    /// Whom the peer's certificate names, once the handshake is done: its DNS and IP alternative
+    /// names (else its common name), printable ASCII only. With mutual TLS, a server reads here which
+    /// client it serves (the chain was verified against `clientCertificates`' roots); nil when the peer
+    /// presented no certificate.
+    public var peerCertificateNames: [String]? {
+        checkThread()
+        return phase == .established ? session.presentedCertificateNames : nil
+    }
+
     private func stepHandshake() {
         switch session.handshake() {
         case .done:

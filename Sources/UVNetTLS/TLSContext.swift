@@ -60,10 +60,9 @@ public final class TLSContext: @unchecked Sendable {  // no stored property chan
             guard configuration.certificateChain != nil, configuration.privateKey != nil else {
                 throw TLSError(.configuration, operation: "create TLS server context", detail: "a server needs a certificate chain and a private key")
             }
+            try resumeOnlyHere()
             if case .required(let roots) = configuration.clientCertificates {
-                try load(roots)
-                try announceAcceptedAuthorities(roots)
-                SSL_CTX_set_verify(raw, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, cssl_verify_keeping_names)
+                try requireClientCertificates(from: roots)
             }
             if !protocolList.isEmpty {
                 // Unretained: every connection holds its context, so the context outlives each callback.
@@ -92,36 +91,58 @@ public final class TLSContext: @unchecked Sendable {  // no stored property chan
         let profile = configuration.profile
         let minimum = profile.minimumVersion == .tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION
         try openSSLCheck(cssl_ctx_set_min_version(raw, minimum), "set the minimum TLS version")
-        if profile.cipherSuites.isEmpty {
+        let suites = profile.cipherSuites.joined(separator: ":")
+        if suites.isEmpty {
             guard profile.minimumVersion == .tls1_3 else {
-                throw TLSError(.configuration, operation: "set the TLS 1.2 cipher suites", detail: "none given: set minimumVersion to .tls1_3, or name some")
+                throw TLSError(
+                    .configuration, operation: "set the TLS 1.2 cipher suites",
+                    detail: "none given: set minimumVersion to .tls1_3, or name some")
             }
         } else {
             try openSSLCheck(
-                SSL_CTX_set_cipher_list(raw, profile.cipherSuites.joined(separator: ":")), "set the TLS 1.2 cipher suites",
-                target: profile.cipherSuites.joined(separator: ":"), reason: .configuration)
+                SSL_CTX_set_cipher_list(raw, suites), "set the TLS 1.2 cipher suites", target: suites,
+                reason: .configuration)
+        }
+        let tls13Suites = profile.tls13CipherSuites.joined(separator: ":")
+        guard !tls13Suites.isEmpty else {
+            throw TLSError(.configuration, operation: "set the TLS 1.3 cipher suites", detail: "none given")
         }
         try openSSLCheck(
-            SSL_CTX_set_ciphersuites(raw, profile.tls13CipherSuites.joined(separator: ":")), "set the TLS 1.3 cipher suites",
-            target: profile.tls13CipherSuites.joined(separator: ":"), reason: .configuration)
+            SSL_CTX_set_ciphersuites(raw, tls13Suites), "set the TLS 1.3 cipher suites", target: tls13Suites,
+            reason: .configuration)
+        let groups = profile.groups.joined(separator: ":")
         try openSSLCheck(
-            cssl_ctx_set_groups(raw, profile.groups.joined(separator: ":")), "set the key-exchange groups",
-            target: profile.groups.joined(separator: ":"), reason: .configuration)
+            cssl_ctx_set_groups(raw, groups), "set the key-exchange groups", target: groups, reason: .configuration)
     }
 
-    /// A server that requires client certificates names the CAs it accepts in its request, so a client
-    /// with several can pick. The corresponding C functions are `SSL_load_client_CA_file`,
-    /// `SSL_add_dir_cert_subjects_to_stack` and `SSL_CTX_set_client_CA_list`.
-    private func announceAcceptedAuthorities(_ roots: TLSConfiguration.TrustRoots) throws(TLSError) {
+    /// Sessions resume only with the context that made them: a session ID context of its own, random.
+    /// A server that verifies clients needs one, or OpenSSL refuses every resumption outright instead
+    /// of making a full handshake. The corresponding C function is `SSL_CTX_set_session_id_context`.
+    private func resumeOnlyHere() throws(TLSError) {
+        let identity = try SecureRandom.bytes(Int(SSL_MAX_SID_CTX_LENGTH))
+        try openSSLCheck(
+            SSL_CTX_set_session_id_context(raw, identity, UInt32(identity.count)), "set the session context")
+    }
+
+    /// Mutual TLS: every client must present a certificate that leads to `roots`, whose names the
+    /// server's request lists so that a client with several can pick. The system's store is refused:
+    /// it would admit anyone with a publicly issued certificate. The corresponding C functions are
+    /// `SSL_CTX_set_verify`, `SSL_load_client_CA_file` and `SSL_CTX_set_client_CA_list`.
+    private func requireClientCertificates(from roots: TLSConfiguration.TrustRoots) throws(TLSError) {
         switch roots {
         case .system:
-            break  // hundreds of names: better none, which lets the client offer what it has
+            throw TLSError(
+                .configuration, operation: "require client certificates",
+                detail: "name a CA of your own (.file or .directory): the system's store trusts every public CA")
         case .file(let path):
-            let names = try openSSLMade(SSL_load_client_CA_file(path), "load client CA names from", target: path, reason: .configuration)
+            try load(roots)
+            let names = try openSSLMade(
+                SSL_load_client_CA_file(path), "load client CA names from", target: path, reason: .configuration)
             SSL_CTX_set_client_CA_list(raw, names)
         case .directory:
-            break  // a hashed directory is read lazily by OpenSSL; its names are not listed up front
+            try load(roots)  // a hashed directory is read as needed: its names are not listed up front
         }
+        SSL_CTX_set_verify(raw, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, cssl_verify_keeping_names)
     }
 
     private func load(_ roots: TLSConfiguration.TrustRoots) throws(TLSError) {

@@ -27,7 +27,8 @@ public struct TLSError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let hostNameMismatch = Reason(rawValue: "host name mismatch")
         /// The chain leads to no certificate authority this side trusts (unknown issuer, self-signed, …).
         public static let untrustedCertificate = Reason(rawValue: "untrusted certificate")
-        /// The peer presented no certificate where one is required.
+        /// The peer presented no certificate where one is required; for a client, the server required
+        /// one and this side presented none.
         public static let noCertificate = Reason(rawValue: "no certificate")
         /// The peer offers only protocol versions this side refuses (below the minimum, TLS 1.2 by default).
         public static let protocolVersion = Reason(rawValue: "protocol version")
@@ -41,6 +42,9 @@ public struct TLSError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let truncated = Reason(rawValue: "truncated")
         /// The peer asked to renegotiate, which UVNetTLS refuses.
         public static let renegotiationRefused = Reason(rawValue: "renegotiation refused")
+        /// The peer refused the certificate this side presented (a server requiring client
+        /// certificates that does not trust ours).
+        public static let certificateRefused = Reason(rawValue: "certificate refused")
         /// A certificate, key or CA file could not be read or used.
         public static let configuration = Reason(rawValue: "configuration")
         /// OpenSSL failed for a reason of its own (out of memory, a broken random generator).

@@ -27,7 +27,9 @@ public struct TLSProfile: Sendable, Hashable {
     public var groups: [String]
 
     /// A profile of your own.
-    public init(minimumVersion: TLSConfiguration.Version, cipherSuites: [String], tls13CipherSuites: [String], groups: [String]) {
+    public init(
+        minimumVersion: TLSConfiguration.Version, cipherSuites: [String], tls13CipherSuites: [String], groups: [String]
+    ) {
         self.minimumVersion = minimumVersion
         self.cipherSuites = cipherSuites
         self.tls13CipherSuites = tls13CipherSuites
@@ -48,7 +50,10 @@ public struct TLSProfile: Sendable, Hashable {
 
     /// Mozilla's "modern": TLS 1.3 only, for services whose clients are all recent.
     public static let modern = TLSProfile(
-        minimumVersion: .tls1_3, cipherSuites: [], tls13CipherSuites: allTLS13CipherSuites, groups: ["X25519", "P-256", "P-384"])
+        minimumVersion: .tls1_3, cipherSuites: [], tls13CipherSuites: allTLS13CipherSuites,
+        groups: ["X25519", "P-256", "P-384"])
 
-    private static let allTLS13CipherSuites = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"]
+    private static let allTLS13CipherSuites = [
+        "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
+    ]
 }

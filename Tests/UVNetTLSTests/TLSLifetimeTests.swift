@@ -162,7 +162,6 @@ struct TLSShutdownTests {
             let received = try loop.run {
                 let client = try await TLSConnection.connect(host: "localhost", port: port, on: loop, context: context)
                 defer { client.close(); server.close() }  // a failure ends the test instead of leaving the loop running
-                try await loop.sleep(for: .milliseconds(50))  // let the server queue before reading
                 var received: [UInt8] = []
                 for try await chunk in client.inbound(idleTimeout: .seconds(10)) { received += chunk }
                 return received

@@ -91,9 +91,14 @@ struct HappyEyeballsTests {
             var outcome: Result<TCPConnection, UVError>?
             var inFlight = -1
             let attempt = TCPConnection.connect(toAnyOf: addresses, on: loop, attemptDelay: .milliseconds(100)) { outcome = $0 }
-            // Both attempts are in flight after the delay; then give up on them.
-            _ = try Timer.once(after: .milliseconds(300), on: loop) {
+            // Give up once both attempts are in flight (the second starts one delay after the first).
+            let poll = try Timer(on: loop)
+            var polls = 0
+            poll.start(after: .milliseconds(5), repeating: .milliseconds(5)) {
+                polls += 1
                 inFlight = synSentCount(toPorts: [first.port, second.port])
+                guard inFlight == 2 || polls == 1000 else { return }
+                poll.close()
                 attempt.cancel()
             }
             loop.run()

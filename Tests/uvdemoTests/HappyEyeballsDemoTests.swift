@@ -23,22 +23,18 @@ struct HappyEyeballsDemoTests {
 
     @Test("echo-client and info reach the IPv4 address of a name whose IPv6 address drops SYNs, every time")
     func deadIPv6Address() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uvnet-he-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let hosts = directory.appendingPathComponent("hosts")
-        try Data("::1 dual.test\n127.0.0.1 dual.test\n".utf8).write(to: hosts)
-        let hole = directory.appendingPathComponent("blackhole.py")
-        try Data(Self.blackhole.utf8).write(to: hole)
+        let files = try ScratchFiles(["hosts": "::1 dual.test\n127.0.0.1 dual.test\n", "blackhole.py": Self.blackhole])
         let runs = 5
         // Each client gets 10 s; IPv6's SYN timeout is minutes, the attempt delay 250 ms.
-        let finished = try Demo.shell("""
+        // The files must outlive the shell that reads them.
+        let finished = try withExtendedLifetime(files) {
+            try Demo.shell("""
             unshare --mount --net sh -c 'ip link set lo up || exit 9
-            mount --bind \(hosts.path) /etc/hosts || exit 9
-            python3 \(hole.path) >\(directory.path)/hole </dev/null 2>&1 & hole=$!
-            \(uvdemoPath) echo-server --port 7000 >\(directory.path)/server </dev/null 2>&1 & server=$!
+            mount --bind \(files.path("hosts")) /etc/hosts || exit 9
+            python3 \(files.path("blackhole.py")) >\(files.path("hole")) </dev/null 2>&1 & hole=$!
+            \(uvdemoPath) echo-server --port 7000 >\(files.path("server")) </dev/null 2>&1 & server=$!
             for _ in $(seq 100); do
-                grep -q ready \(directory.path)/hole && grep -q listening \(directory.path)/server && break
+                grep -q ready \(files.path("hole")) && grep -q listening \(files.path("server")) && break
                 sleep 0.1
             done
             status=0
@@ -49,6 +45,7 @@ struct HappyEyeballsDemoTests {
             kill $hole $server 2>/dev/null
             exit $status'
             """, timeout: 60)
+        }
         #expect(finished.status == 0, "\(finished.stderr)")
         let lines = finished.stdout.split(separator: "\n")
         #expect(lines.filter { $0 == "hello" }.count == runs, "\(finished.stdout)")

@@ -22,24 +22,21 @@ struct ResolverTimeoutDemoTests {
 
     @Test("a lookup nobody answers ends at --timeout: exit 3 naming the host, at once")
     func silentServer() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uvnet-dns-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let resolvConf = directory.appendingPathComponent("resolv.conf")
-        try Data("nameserver 127.0.0.1\n".utf8).write(to: resolvConf)
-        let server = directory.appendingPathComponent("silent-dns.py")
-        try Data(Self.silentDNSServer.utf8).write(to: server)
+        let files = try ScratchFiles(["resolv.conf": "nameserver 127.0.0.1\n", "silent-dns.py": Self.silentDNSServer])
 
-        let resolved = try Demo.shell("""
+        // The files must outlive the shell that reads them.
+        let resolved = try withExtendedLifetime(files) {
+            try Demo.shell("""
             unshare --mount --net sh -c 'ip link set lo up || exit 9
-            python3 \(server.path) </dev/null >\(directory.path)/ready 2>&1 &
-            for _ in $(seq 100); do grep -q ready \(directory.path)/ready && break; sleep 0.1; done
-            mount --bind \(resolvConf.path) /etc/resolv.conf || exit 9
+            python3 \(files.path("silent-dns.py")) </dev/null >\(files.path("ready")) 2>&1 &
+            for _ in $(seq 100); do grep -q ready \(files.path("ready")) && break; sleep 0.1; done
+            mount --bind \(files.path("resolv.conf")) /etc/resolv.conf || exit 9
             began=$(date +%s%N)
             \(uvdemoPath) resolve nowhere.example.com --timeout 0.5; status=$?
             echo $(( ($(date +%s%N) - began) / 1000000 ))
             exit $status'
             """)
+        }
         // The lookup alone, not the namespace and the DNS server starting (slow on a busy machine).
         let elapsed = Double(resolved.stdout.trimmingCharacters(in: .whitespacesAndNewlines)).map { $0 / 1000 } ?? .infinity
         #expect(resolved.status == 3, "\(resolved.stderr)")

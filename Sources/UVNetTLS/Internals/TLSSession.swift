@@ -188,6 +188,16 @@ final class TLSSession {
 
     /// The cipher suite in OpenSSL's naming. The corresponding C function is `SSL_CIPHER_get_name`.
     var cipherSuite: String? { SSL_get_current_cipher(ssl).map { String(cString: SSL_CIPHER_get_name($0)) } }
+
+    /// The names the peer's certificate is for (its DNS and IP alternative names, else its common
+    /// name), or nil when it presented none. The corresponding C function is `SSL_get0_peer_certificate`.
+    var presentedCertificateNames: [String]? {
+        guard let certificate = SSL_get0_peer_certificate(ssl) else { return nil }
+        var text = [CChar](repeating: 0, count: Int(CSSL_NAMES_CAPACITY))
+        cssl_certificate_names(certificate, &text, text.count)
+        let joined = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return joined.split(separator: ", ").map(String.init)
+    }
 }
 
 extension TLSSession {
@@ -246,7 +256,7 @@ extension TLSSession {
             return (.noCertificate, "the server requires a client certificate")
         case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE, SSL_R_TLSV1_ALERT_UNKNOWN_CA, SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN,
             SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED, SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
-            return (.untrustedCertificate, "the peer refused our certificate")
+            return (.certificateRefused, "the peer refused our certificate")
         case SSL_R_NO_SHARED_CIPHER, SSL_R_NO_SHARED_GROUPS, SSL_R_NO_SUITABLE_KEY_SHARE:
             return (.handshakeFailed, "no cipher suite or group in common")
         default:

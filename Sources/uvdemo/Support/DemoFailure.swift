@@ -26,7 +26,8 @@ struct DemoFailure: Error {
         DemoFailure(message: message, exitCode: badUsage)
     }
 
-    /// The exit code a network error deserves: 1 when the peer refused, 2 for an unknown service name,
+    /// The exit code a network error deserves: 1 when the peer refused (the connection, or our client
+    /// certificate), 2 for an unknown service name,
     /// a socket path too long or a TLS file that cannot be used (bad input), 3 otherwise (a refused
     /// certificate, a failed handshake or a truncated TLS stream among them).
     static func network(_ error: any Error) -> DemoFailure {
@@ -35,6 +36,9 @@ struct DemoFailure: Error {
             case let error as UVError where error == .connectionRefused: remoteRefused
             case let error as UVError where error == .serviceNotFound || error == .nameTooLong: badUsage
             case let error as TLSError where error.reason == .configuration: badUsage
+            // A server that wants a client certificate it did not get, or does not trust: authentication.
+            case let error as TLSError where error.reason == .noCertificate || error.reason == .certificateRefused:
+                remoteRefused
             default: networkFailure
             }
         return DemoFailure(message: "\(error)", exitCode: code)

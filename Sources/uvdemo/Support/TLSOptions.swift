@@ -9,16 +9,19 @@ struct TLSServerOptions: ParsableArguments {
     var certificate: String?
     @Option(name: .customLong("tls-key"), help: "The private key of --tls-cert (PEM).")
     var key: String?
-    @Option(name: .customLong("tls-client-ca"), help: "Require client certificates issued by the CAs in this PEM file (mutual TLS).")
+    @Option(
+        name: .customLong("tls-client-ca"), help: "Require client certificates issued by the CAs in this PEM file (mutual TLS).")
     var clientCA: String?
-    @Option(name: .customLong("tls-profile"), help: "intermediate (TLS 1.2 with ECDHE and AEAD suites, or 1.3; the default) or modern (TLS 1.3 only).")
-    var profile: TLSProfileName = .intermediate
+    @Option(
+        name: .customLong("tls-profile"),
+        help: "intermediate (TLS 1.2 with ECDHE and AEAD suites, or 1.3; the default) or modern (TLS 1.3 only).")
+    var profile: TLSProfileName?
 
     var isEnabled: Bool { certificate != nil }
 
     func validate() throws {
         guard (certificate == nil) == (key == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
-        guard isEnabled || (clientCA == nil && profile == .intermediate) else {
+        guard isEnabled || (clientCA == nil && profile == nil) else {
             throw ValidationError("--tls-client-ca and --tls-profile go with --tls-cert")
         }
     }
@@ -26,8 +29,9 @@ struct TLSServerOptions: ParsableArguments {
     /// The server context, or nil without TLS; a file that cannot be used is a usage error (exit 2).
     func context(applicationProtocols: [String] = []) throws(DemoFailure) -> TLSContext? {
         guard let certificate, let key else { return nil }
-        var configuration = TLSConfiguration.server(certificateChain: certificate, privateKey: key, applicationProtocols: applicationProtocols)
-        configuration.profile = profile.profile
+        var configuration = TLSConfiguration.server(
+            certificateChain: certificate, privateKey: key, applicationProtocols: applicationProtocols)
+        configuration.profile = profile?.profile ?? .intermediate
         if let clientCA { configuration.clientCertificates = .required(trustRoots: .file(clientCA)) }
         do {
             return try TLSContext(configuration)
@@ -39,8 +43,8 @@ struct TLSServerOptions: ParsableArguments {
     /// The options again, for a command line (a pre-fork worker's).
     var arguments: [String] {
         guard let certificate, let key else { return [] }
-        return ["--tls-cert", certificate, "--tls-key", key, "--tls-profile", profile.rawValue]
-            + (clientCA.map { ["--tls-client-ca", $0] } ?? [])
+        return ["--tls-cert", certificate, "--tls-key", key]
+            + (profile.map { ["--tls-profile", $0.rawValue] } ?? []) + (clientCA.map { ["--tls-client-ca", $0] } ?? [])
     }
 }
 

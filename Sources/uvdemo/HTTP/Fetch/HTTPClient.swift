@@ -111,7 +111,7 @@ struct HTTPClient: Sendable {
         } catch let error as TLSError {
             // "TLS handshake with example.com: certificate has expired": a certificate stays as it is,
             // but a server too busy to finish the handshake may not be.
-            let failure = DemoFailure(message: "\(error)", exitCode: DemoFailure.networkFailure)
+            let failure = DemoFailure.network(error)
             throw error.reason == .handshakeTimedOut ? Transient(failure: failure, wait: nil) : failure
         } catch let error as UVError {
             // Reset or cut off during the handshake: as a failed connect, worth another try.
@@ -140,7 +140,8 @@ struct HTTPClient: Sendable {
             case let error as UVError where error == .timedOut:
                 throw Transient(failure: failure(url, "no data for \(options.timeout)"), wait: nil)
             case let error as UVError: throw failure(url, "\(error)")
-            case let error as TLSError: throw failure(url, error.detail)
+            // A refused client certificate surfaces here over TLS 1.3: exit 1, as DemoFailure.network says.
+            case let error as TLSError: throw failure(url, error.detail, exitCode: DemoFailure.network(error).exitCode)
             default: throw error
             }
         }
@@ -223,8 +224,8 @@ struct HTTPClient: Sendable {
         DemoFailure(message: "\(url.hostHeader): \(head.statusLine.dropFirst(9)) for \(url)", exitCode: DemoFailure.remoteRefused)
     }
 
-    private func failure(_ url: HTTPURL, _ what: String) -> DemoFailure {
-        DemoFailure(message: "\(url.hostHeader): \(what)", exitCode: DemoFailure.networkFailure)
+    private func failure(_ url: HTTPURL, _ what: String, exitCode: Int32 = DemoFailure.networkFailure) -> DemoFailure {
+        DemoFailure(message: "\(url.hostHeader): \(what)", exitCode: exitCode)
     }
 }
 
