@@ -11,6 +11,8 @@ let package = Package(
     products: [
         .library(name: "UVNet", targets: ["UVNet"]),
         .library(name: "UVNetTLS", targets: ["UVNetTLS"]),
+        // What tests of code built on UVNet share: the loop harness, small peers, throwaway certificates.
+        .library(name: "UVNetTestSupport", targets: ["UVNetTestSupport"]),
         .executable(name: "uvdemo", targets: ["uvdemo"]),
     ],
     traits: [
@@ -53,6 +55,11 @@ let package = Package(
             dependencies: ["UVNet", "COpenSSL"],
             swiftSettings: asyncRunsWhereCalled
         ),
+        .target(
+            name: "UVNetTestSupport",
+            dependencies: ["UVNet", "UVNetTLS"],
+            swiftSettings: asyncRunsWhereCalled
+        ),
         .executableTarget(
             name: "uvdemo",
             dependencies: [
@@ -67,12 +74,13 @@ let package = Package(
             name: "UVNetTests",
             dependencies: [
                 "UVNet",
+                "UVNetTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle", condition: .when(traits: ["ServiceLifecycle"])),
             ]
         ),
         .testTarget(
             name: "UVNetTLSTests",
-            dependencies: ["UVNetTLS"]
+            dependencies: ["UVNetTLS", "UVNetTestSupport"]
         ),
         .testTarget(
             name: "uvdemoTests",

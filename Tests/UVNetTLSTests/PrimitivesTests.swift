@@ -1,5 +1,6 @@
 import Testing
 import UVNetTLS
+import UVNetTestSupport
 
 @Suite("Primitives")
 struct PrimitivesTests {

@@ -2,6 +2,7 @@
 import Testing
 import UVNet
 import UVNetTLS
+import UVNetTestSupport
 
 /// A TLS echo server with the scoped server, as the README shows.
 private func serveEcho(_ server: TLSListener) async throws {

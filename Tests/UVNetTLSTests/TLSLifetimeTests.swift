@@ -2,6 +2,7 @@
 import Testing
 import UVNet
 import UVNetTLS
+import UVNetTestSupport
 
 @Suite("TLS connection lifetime")
 struct TLSLifetimeTests {

@@ -4,6 +4,7 @@ import Glibc
 import Testing
 import UVNet
 import UVNetTLS
+import UVNetTestSupport
 
 @Suite("TLS against misbehaving clients")
 struct TLSMisbehavingPeerTests {

@@ -3,6 +3,7 @@
 import Testing
 import UVNet
 import UVNetTLS
+import UVNetTestSupport
 
 @Suite("mutual TLS and profiles")
 struct TLSPolicyTests {

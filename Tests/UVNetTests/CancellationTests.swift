@@ -1,6 +1,7 @@
 // Cancellation and timeouts never lose bytes, and never leave an attempt behind.
 import Testing
 import UVNet
+import UVNetTestSupport
 
 @Suite("Cancellation")
 struct CancellationTests {

@@ -3,6 +3,7 @@
 import Glibc
 import Testing
 import UVNet
+import UVNetTestSupport
 
 @Suite("Child processes")
 struct ChildProcessTests {

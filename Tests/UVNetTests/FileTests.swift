@@ -2,6 +2,7 @@
 import Foundation
 import Testing
 import UVNet
+import UVNetTestSupport
 
 @Suite("File")
 struct FileTests {

@@ -1,6 +1,7 @@
 // Delimiter framing: the same frames whichever way the stream is cut, and a limit on frame length.
 import Testing
 import UVNet
+import UVNetTestSupport
 
 @Suite("Framing")
 struct FramingTests {

@@ -3,6 +3,7 @@
 import Glibc
 import Testing
 import UVNet
+import UVNetTestSupport
 
 /// A socketpair: two connected Unix-domain descriptors.
 func socketPair() -> (CInt, CInt) {

@@ -1,6 +1,7 @@
 // The handle lifecycle: close is idempotent, completions run once, nothing runs after close.
 import Testing
 import UVNet
+import UVNetTestSupport
 
 @Suite("Handle lifecycle")
 struct HandleTests {

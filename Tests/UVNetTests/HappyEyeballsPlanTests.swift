@@ -3,6 +3,7 @@
 // in time order, and each test asserts what the plan did and when. No socket, resolver or wall clock.
 import Testing
 @testable import UVNet
+import UVNetTestSupport
 
 @Suite("Happy Eyeballs plan")
 struct HappyEyeballsPlanTests {

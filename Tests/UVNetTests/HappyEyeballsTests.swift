@@ -5,6 +5,7 @@ import Foundation
 import Glibc
 import Testing
 import UVNet
+import UVNetTestSupport
 
 @Suite("Happy Eyeballs")
 struct HappyEyeballsTests {

@@ -2,6 +2,7 @@
 import Foundation
 import Testing
 import UVNet
+import UVNetTestSupport
 
 /// An actor whose code runs on a loop's thread.
 actor OnLoop {

@@ -4,6 +4,7 @@
 import Glibc
 import Testing
 import UVNet
+import UVNetTestSupport
 
 @Suite("Loop safety")
 struct LoopSafetyTests {

@@ -1,6 +1,7 @@
 // Name resolution: names, numeric hosts without the thread pool, services, failures, cancellation.
 import Testing
 import UVNet
+import UVNetTestSupport
 
 @Suite("Resolver")
 struct ResolverTests {

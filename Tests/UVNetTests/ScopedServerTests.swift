@@ -1,6 +1,7 @@
 // The scoped server: one task per connection, every connection closed on every way out.
 import Testing
 import UVNet
+import UVNetTestSupport
 
 /// Connects, sends `message`, half-closes and reads until the server ends the connection.
 private func exchange(_ message: String, with address: SocketAddress, on loop: Loop) async throws -> String {

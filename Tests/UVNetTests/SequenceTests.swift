@@ -1,6 +1,7 @@
 // UVNet's AsyncSequences: one consumer at a time, and every way of ending reads the same.
 import Testing
 import UVNet
+import UVNetTestSupport
 
 @Suite("Async sequences")
 struct SequenceTests {

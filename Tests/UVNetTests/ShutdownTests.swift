@@ -2,6 +2,7 @@
 // does, so code that reacts to its end (closing the connection) cannot cut those bytes off.
 import Testing
 import UVNet
+import UVNetTestSupport
 
 @Suite("shutdown")
 struct ShutdownTests {

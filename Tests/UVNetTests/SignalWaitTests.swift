@@ -2,6 +2,7 @@
 import Glibc
 import Testing
 import UVNet
+import UVNetTestSupport
 
 @Suite("Signal.next", .serialized)
 struct SignalWaitTests {

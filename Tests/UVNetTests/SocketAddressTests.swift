@@ -1,6 +1,7 @@
 // SocketAddress: text in, text out, and clear errors for what is not an address.
 import Testing
 import UVNet
+import UVNetTestSupport
 
 @Suite("SocketAddress")
 struct SocketAddressTests {

@@ -1,6 +1,7 @@
 // The socket options services tune: kernel buffer sizes on UDP sockets, and what a closed one says.
 import Testing
 import UVNet
+import UVNetTestSupport
 
 @Suite("socket options")
 struct SocketOptionTests {

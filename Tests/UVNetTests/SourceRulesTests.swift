@@ -4,6 +4,7 @@
 import Foundation
 import Glibc
 import Testing
+import UVNetTestSupport
 
 @Suite("Source rules")
 struct SourceRulesTests {

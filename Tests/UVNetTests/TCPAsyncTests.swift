@@ -1,6 +1,7 @@
 // TCP with async/await: echo, many clients, backpressure, cancellation, timeouts, scoped connections.
 import Testing
 import UVNet
+import UVNetTestSupport
 
 /// An async echo server on the loop: one child task per connection, as the README shows.
 private func serveEcho(_ listener: TCPListener) async {

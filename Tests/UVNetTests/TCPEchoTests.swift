@@ -1,6 +1,7 @@
 // TCP on the callback API against a callback echo server, all on one loop over loopback.
 import Testing
 import UVNet
+import UVNetTestSupport
 
 @Suite("TCP echo")
 struct TCPEchoTests {

@@ -1,6 +1,7 @@
 // TCP when things go wrong: refused, port taken, closed early, written after close, reset by the peer.
 import Testing
 import UVNet
+import UVNetTestSupport
 
 @Suite("TCP failures")
 struct TCPFailureTests {

@@ -5,6 +5,7 @@ import Glibc
 import ServiceLifecycle
 import Testing
 import UVNet
+import UVNetTestSupport
 
 @Suite("TCPServerService")
 struct TCPServerServiceTests {

@@ -1,6 +1,7 @@
 // Timers: never early, the right number of repeats, stoppable from their own callback.
 import Testing
 import UVNet
+import UVNetTestSupport
 
 @Suite("Timer")
 struct TimerTests {

@@ -1,6 +1,7 @@
 // UDP datagrams and name resolution with async/await.
 import Testing
 import UVNet
+import UVNetTestSupport
 
 @Suite("UDP and Resolver, async")
 struct UDPAndResolverAsyncTests {

@@ -1,6 +1,7 @@
 // UDP on loopback: echo, thousands of datagrams in order, recvmmsg batches, edge-sized datagrams.
 import Testing
 import UVNet
+import UVNetTestSupport
 
 @Suite("UDP")
 struct UDPTests {

@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 import Testing
 import UVNet
+import UVNetTestSupport
 
 /// A fresh directory for socket files, removed by the caller.
 func socketDirectory() throws -> String {

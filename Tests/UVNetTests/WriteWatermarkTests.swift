@@ -2,6 +2,7 @@
 // go on, so its queue stays bounded, and every byte still arrives.
 import Testing
 import UVNet
+import UVNetTestSupport
 
 @Suite("write watermarks")
 struct WriteWatermarkTests {

@@ -1,22 +1,20 @@
-// Certificates made at run time for every test that needs them. (The loop harness, withLoop and
-// friends, is UVNetTests' own, linked into this folder.)
+// Certificates made at run time for every test that needs them: a throwaway CA and what it issues.
 import Glibc
-import Testing
 import UVNet
 import UVNetTLS
 
 /// A directory of certificates made for one test: a CA, a leaf for localhost/127.0.0.1/::1 it issued,
 /// and whatever else `issue` is asked for. Removed when it goes away.
-final class TestCertificates: @unchecked Sendable {  // written in init only
-    let directory: String
-    let authority: CertificateAuthority
+public final class TestCertificates: @unchecked Sendable {  // written in init only
+    public let directory: String
+    public let authority: CertificateAuthority
     /// The CA certificate clients trust.
-    var caFile: String { directory + "/ca.pem" }
+    public var caFile: String { directory + "/ca.pem" }
     /// The server's certificate and key, for localhost, 127.0.0.1 and ::1.
-    var certificateFile: String { directory + "/cert.pem" }
-    var keyFile: String { directory + "/key.pem" }
+    public var certificateFile: String { directory + "/cert.pem" }
+    public var keyFile: String { directory + "/key.pem" }
 
-    init() throws {
+    public init() throws {
         var template = Array("/tmp/uvnet-tls-test.XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw TLSError(.configuration, operation: "make a directory") }
         directory = String(cString: made)
@@ -27,7 +25,7 @@ final class TestCertificates: @unchecked Sendable {  // written in init only
 
     /// Writes a certificate and key for `names` (valid over `validity`, or self-signed) as NAME.pem and
     /// NAME.key, and returns their paths.
-    func issue(_ name: String, for names: [String], validity: ClosedRange<Duration>? = nil, selfSigned: Bool = false)
+    public func issue(_ name: String, for names: [String], validity: ClosedRange<Duration>? = nil, selfSigned: Bool = false)
         throws -> (certificate: String, key: String)
     {
         let issued = selfSigned
@@ -38,11 +36,11 @@ final class TestCertificates: @unchecked Sendable {  // written in init only
         return paths
     }
 
-    var serverContext: TLSContext {
+    public var serverContext: TLSContext {
         get throws { try TLSContext(.server(certificateChain: certificateFile, privateKey: keyFile)) }
     }
 
-    var clientContext: TLSContext {
+    public var clientContext: TLSContext {
         get throws { try TLSContext(.client(trustRoots: .file(caFile))) }
     }
 

@@ -1,1 +1,0 @@
-../../UVNetTests/Helpers/LoopHarness.swift
