@@ -40,6 +40,13 @@ public final class TestCertificates: @unchecked Sendable {  // written in init o
         get throws { try TLSContext(.server(certificateChain: certificateFile, privateKey: keyFile)) }
     }
 
+    /// A TLS listener on 127.0.0.1, port 0, with `context` (by default, presenting this directory's
+    /// certificate), and the port it got.
+    public func listener(on loop: Loop, context: TLSContext? = nil) throws -> (listener: TLSListener, port: Int) {
+        let tcp = try TCPListener(on: loop, address: anyLocalPort)
+        return (TLSListener(tcp, context: try context ?? serverContext), try tcp.localAddress.port)
+    }
+
     public var clientContext: TLSContext {
         get throws { try TLSContext(.client(trustRoots: .file(caFile))) }
     }

@@ -19,8 +19,7 @@ struct TLSEchoTests {
         let certificates = try TestCertificates()
         let payload = pattern(count: 1 << 20, seed: 3)
         try withLoop { loop in
-            let server = TLSListener(try TCPListener(on: loop, address: anyLocalPort), context: try certificates.serverContext)
-            let port = try (server.listener as! TCPListener).localAddress.port
+            let (server, port) = try certificates.listener(on: loop)
             let client = try certificates.clientContext
             let (echoed, version) = try loop.run {
                 async let serving: Void = serveEcho(server)

@@ -10,8 +10,7 @@ struct TLSLifetimeTests {
     func closedWithTheLoop() throws {
         let certificates = try TestCertificates()
         let loop = try Loop()
-        let listener = TLSListener(try TCPListener(on: loop, address: anyLocalPort), context: try certificates.serverContext)
-        let port = try (listener.listener as! TCPListener).localAddress.port
+        let (listener, port) = try certificates.listener(on: loop)
         let connections = LoopBound<[Weak]>([], on: loop)
         listener.accept { accepted in
             if case .success(let connection) = accepted { connections.value.append(Weak(connection)) }
@@ -59,8 +58,7 @@ struct TLSConnectionRuleTests {
     func writesDuringTheHandshake() throws {
         let certificates = try TestCertificates()
         try withLoop { loop in
-            let listener = TLSListener(try TCPListener(on: loop, address: anyLocalPort), context: try certificates.serverContext)
-            let port = try (listener.listener as! TCPListener).localAddress.port
+            let (listener, port) = try certificates.listener(on: loop)
             let context = try certificates.clientContext
             let received = try loop.run {
                 let received = LoopBound<[UInt8]>([], on: loop)
@@ -95,8 +93,7 @@ struct TLSWriteWatermarkTests {
         try withLoop { loop in
             let peakQueue = LoopBound(0, on: loop)
             let stops = LoopBound(0, on: loop)
-            let server = TLSListener(try TCPListener(on: loop, address: anyLocalPort), context: try certificates.serverContext)
-            let port = try (server.listener as! TCPListener).localAddress.port
+            let (server, port) = try certificates.listener(on: loop)
             server.accept { accepted in
                 guard case .success(let connection) = accepted else { return }
                 var sent = 0
@@ -148,8 +145,7 @@ struct TLSShutdownTests {
         let payload = pattern(count: 16 << 20, seed: 6)
         try withLoop { loop in
             let ends = LoopBound<[String]>([], on: loop)
-            let server = TLSListener(try TCPListener(on: loop, address: anyLocalPort), context: try certificates.serverContext)
-            let port = try (server.listener as! TCPListener).localAddress.port
+            let (server, port) = try certificates.listener(on: loop)
             server.accept { accepted in
                 guard case .success(let connection) = accepted else { return }
                 payload.withUnsafeBytes { connection.write($0) }

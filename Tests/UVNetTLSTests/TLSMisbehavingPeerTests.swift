@@ -19,9 +19,8 @@ struct TLSMisbehavingPeerTests {
     func silentAndGarbage() throws {
         let certificates = try TestCertificates()
         try withLoop { loop in
-            let server = TLSListener(
-                try TCPListener(on: loop, address: anyLocalPort), context: try serverContext(certificates, handshakeTimeout: .milliseconds(300)))
-            let port = try (server.listener as! TCPListener).localAddress.port
+            let (server, port) = try certificates.listener(
+                on: loop, context: try serverContext(certificates, handshakeTimeout: .milliseconds(300)))
             let failures = LoopBound<[TLSError.Reason]>([], on: loop)
             server.accept { accepted in
                 switch accepted {
@@ -137,9 +136,8 @@ struct TLSMisbehavingPeerTests {
     func randomResets() throws {
         let certificates = try TestCertificates()
         try withLoop { loop in
-            let server = TLSListener(
-                try TCPListener(on: loop, address: anyLocalPort), context: try serverContext(certificates, handshakeTimeout: .seconds(5)))
-            let port = try (server.listener as! TCPListener).localAddress.port
+            let (server, port) = try certificates.listener(
+                on: loop, context: try serverContext(certificates, handshakeTimeout: .seconds(5)))
             let handlesWhileListening = loop.openHandleCount
             let tally = LoopBound((handshaken: 0, failed: 0, closed: 0), on: loop)
             let connections = LoopBound<[WeakConnection]>([], on: loop)

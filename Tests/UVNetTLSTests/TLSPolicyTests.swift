@@ -21,8 +21,7 @@ struct TLSPolicyTests {
         let serverContext = try TLSContext(serverConfiguration)
         let clientContext = try TLSContext(clientConfiguration)
         return try withLoop { loop in
-            let server = TLSListener(try TCPListener(on: loop, address: anyLocalPort), context: serverContext)
-            let port = try (server.listener as! TCPListener).localAddress.port
+            let (server, port) = try certificates.listener(on: loop, context: serverContext)
             let served = LoopBound<Result<String, TLSError>?>(nil, on: loop)
             server.accept { accepted in
                 server.close()
