@@ -10,7 +10,7 @@ import Glibc
 /// let context = try TLSContext(.server(certificateChain: "cert.pem", privateKey: "key.pem"))
 /// ```
 /// Throws `TLSError` with reason `.configuration` naming the file and what is wrong with it.
-public final class TLSContext: @unchecked Sendable {  // no stored property changes after init; what SSL_new changes in the SSL_CTX (its reference count, session cache) OpenSSL changes under the context's own lock's own lock, taken on every call
+public final class TLSContext: @unchecked Sendable {  // no stored property changes after init; what SSL_new changes in the SSL_CTX (its reference count, session cache) OpenSSL changes under the context's own lock, taken on every call
     /// What the context was made from.
     public let configuration: TLSConfiguration
     /// The SSL_CTX.

@@ -5,7 +5,7 @@ import UVNetTLS
 
 /// A directory of certificates made for one test: a CA, a leaf for localhost/127.0.0.1/::1 it issued,
 /// and whatever else `issue` is asked for. Removed when it goes away.
-public final class TestCertificates: @unchecked Sendable {  // written in init only
+public final class TestCertificates: Sendable {
     public let directory: String
     public let authority: CertificateAuthority
     /// The CA certificate clients trust.
