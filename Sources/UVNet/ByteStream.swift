@@ -52,19 +52,39 @@ public protocol ByteStream: AnyObject, Sendable {
     /// gone out, `shutdown` and close in its completion.
     func close(_ completion: (() -> Void)?)
 
+    /// Closes at once, telling the peer this end gave up rather than finished: TCP sends an RST (the
+    /// peer reads `.connectionReset`), TLS sends no close_notify (the peer reads a truncation), other
+    /// streams close. What is still queued is dropped, as by `close`.
+    func closeWithReset(_ completion: (() -> Void)?)
+
     /// Where the stream is in its life.
     var state: Handle.State { get }
 
     /// Where `inbound()` keeps what was read ahead of its consumer, for the stream's whole life.
     var inboundBuffer: InboundBuffer { get }
 
-    /// Writes `bytes` and returns once the kernel has them all (see `ByteStream.write(_:timeout:)`).
-    func write(_ bytes: [UInt8], timeout: Duration?) async throws
+    /// Runs `observer` once the stream has closed, whoever closed it (its owner, a layer over it, or
+    /// the loop's `close()`); at once if it has. How a layer over a stream (TLS) ends with it.
+    func whenClosed(_ observer: @escaping () -> Void)
 
-    /// `startReading`, with failures as `any Error`: how `inbound()` reads. A stream implements it
-    /// itself so that the conversion is compiled for its own failure type; the generic default looks
-    /// the types up at run time on every read (some 600 instructions a chunk).
-    @_spi(StreamLayers) func startReadingAnyError(_ handler: @escaping (Result<UnsafeRawBufferPointer, any Error>) -> Void)
+    // What the layers above a stream (the async face, `inbound()`, TLS) call, with failures as
+    // `any Error`. Each has a default, so a stream of your own need not implement them; UVNet's
+    // streams do, so that the conversion is compiled for their own failure type (the generic defaults
+    // look the types up at run time on every call, some 600 instructions a chunk).
+
+    /// `startReading`, with failures as `any Error`.
+    func startReadingAnyError(_ handler: @escaping (Result<UnsafeRawBufferPointer, any Error>) -> Void)
+
+    /// `write(_:completion:)`, with failures as `any Error`.
+    func writeAnyError(_ bytes: UnsafeRawBufferPointer, completion: ((Result<Void, any Error>) -> Void)?)
+
+    /// Writes `bytes` as `write(_:completion:)` does, for a caller that awaits the end: nil when the
+    /// kernel took every byte at once, else the write's end to await. A failure at once is thrown.
+    func writeOrQueue(_ bytes: UnsafeRawBufferPointer) throws -> Awaited<Void>?
+
+    /// Writes `bytes`, which the caller keeps valid until `completion` runs, so a stream may send them
+    /// from where they are instead of copying what the kernel does not take at once.
+    func write(lent bytes: UnsafeRawBufferPointer, completion: @escaping (Result<Void, any Error>) -> Void)
 }
 
 /// What `inbound()` keeps for a stream between iterators: the bytes read ahead of the consumer and
@@ -119,36 +139,68 @@ extension ByteStream {
         close(nil)
     }
 
+    /// Closes at once, telling the peer this end gave up (see `closeWithReset(_:)`).
+    public func closeWithReset() {
+        closeWithReset(nil)
+    }
+
     /// The generic way: each failure converted at run time (see the requirement).
-    @_spi(StreamLayers) public func startReadingAnyError(_ handler: @escaping (Result<UnsafeRawBufferPointer, any Error>) -> Void) {
+    public func startReadingAnyError(_ handler: @escaping (Result<UnsafeRawBufferPointer, any Error>) -> Void) {
         startReading { handler($0.mapError { $0 }) }
+    }
+
+    /// The generic way: each failure converted at run time (see the requirement).
+    public func writeAnyError(_ bytes: UnsafeRawBufferPointer, completion: ((Result<Void, any Error>) -> Void)?) {
+        write(bytes, completion: completion.map { done in { done($0.mapError { $0 }) } })
+    }
+
+    /// The generic way: the write's completion parked in an `Awaited` (see the requirement).
+    public func writeOrQueue(_ bytes: UnsafeRawBufferPointer) throws -> Awaited<Void>? {
+        let written = Awaited<Void>()
+        writeAnyError(bytes, completion: written.complete)
+        return try written.unlessDone()
+    }
+
+    /// The generic way: the bytes are copied as `write(_:completion:)` copies them.
+    public func write(lent bytes: UnsafeRawBufferPointer, completion: @escaping (Result<Void, any Error>) -> Void) {
+        writeAnyError(bytes, completion: completion)
     }
 }
 
 extension ByteStream {
-    /// Writes `bytes`; returns when all of them are handed to the kernel. Throws the write error,
-    /// `.timedOut` after `timeout`, or `CancellationError`. A write that times out or is canceled takes
-    /// nothing back: what was handed over goes out in order, and the stream stays usable.
-    /// (The way every stream can; a stream that can return at once when the kernel takes everything,
-    /// as `StreamConnection` and `TLSConnection` do, has its own.)
-    public func write(_ bytes: [UInt8], timeout: Duration?) async throws {
-        try await suspendForWrite(of: bytes, timeout: timeout)
+    /// Writes `bytes`; returns when all of them are handed to the kernel (at once, without suspending,
+    /// when the kernel takes them all). Throws the write error, `.timedOut` after `timeout`, or
+    /// `CancellationError`. A write that times out or is canceled takes nothing back: what was handed
+    /// over goes out in order, and the stream stays usable (close it, or `closeWithReset(_:)` it, to
+    /// give up on a peer that does not read). What the kernel does not take at once is
+    /// copied; to send memory of your own without that copy, see `write(borrowing:)`.
+    public func write(_ bytes: [UInt8], timeout: Duration? = nil) async throws {
+        guard timeout == nil, loop.isOnLoopThread else { return try await suspendForWrite(of: bytes, timeout: timeout) }
+        // What the kernel does not take is queued now, before the task can be told it is canceled: a
+        // write that has begun goes out whole.
+        if let rest = try bytes.withUnsafeBytes({ try writeOrQueue($0) }) { try await rest.value(on: loop) }
     }
 
-    /// Writes `bytes` with no time limit (see `write(_:timeout:)`). Through the requirement, so that
-    /// generic code reaches a stream's own fast path: a default argument on the method above would
-    /// bind `write(bytes)` to the slow way for every stream.
-    public func write(_ bytes: [UInt8]) async throws {
-        try await write(bytes, timeout: nil)
+    /// Writes `bytes` from where they are: they stay borrowed, never copied, until the kernel has taken
+    /// every one, and the await ends only then (or with the write's error). So neither cancellation nor
+    /// a timeout can end it early; closing the stream does (the write then fails with `.canceled`).
+    /// The memory must stay valid and unchanged until this returns, as for any call it is passed to.
+    /// For a large reply in a buffer of your own, this saves copying what the kernel does not take at once.
+    public func write(borrowing bytes: UnsafeRawBufferPointer) async throws {
+        // An address, not a pointer, crosses to the loop: the caller's await keeps the memory alive.
+        let (address, count) = (UInt(bitPattern: bytes.baseAddress), bytes.count)
+        try await loop.suspendUntilDone { [self] (wake: Wake<Void>) in
+            write(lent: UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: address), count: count)) { wake.resume($0) }
+        }
     }
 
     /// Writes `bytes` on the loop's thread and waits for the kernel to have them all. A task canceled
     /// before the write began sends nothing.
-    @_spi(StreamLayers) public func suspendForWrite(of bytes: [UInt8], timeout: Duration?) async throws {
+    func suspendForWrite(of bytes: [UInt8], timeout: Duration?) async throws {
         try await loop.suspend(
             timeout: timeout.map { Timeout($0, operation: "write to", target: { [self] in peerName }, detail: "the peer did not take it all within \($0)") },
             { [self] (wake: Wake<Void>) in
-                bytes.withUnsafeBytes { write($0) { wake.resume($0.mapError { $0 }) } }
+                bytes.withUnsafeBytes { writeAnyError($0) { wake.resume($0) } }
             },
             abandon: {})
     }

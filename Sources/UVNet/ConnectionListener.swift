@@ -4,12 +4,26 @@ import CUV
 
 /// A stream listener that makes connections of one kind (`TCPListener`: `TCPConnection`s,
 /// `UnixListener`: `UnixConnection`s), and everything accepting them looks like.
-public protocol ConnectionListener: StreamListener, ConnectionSource where Connection: StreamConnection {}
+public protocol ConnectionListener: StreamListener, ConnectionSource where Connection: StreamConnection {
+    /// A new, unconnected connection of the listener's kind, for an accept to fill.
+    @_spi(StreamLayers) func makeConnection() throws(UVError) -> Connection
+
+    /// Where the listener keeps the queue behind `connections`, of its own kind of connection.
+    @_spi(StreamLayers) var acceptedConnections: ConnectionQueueSlot<Connection> { get set }
+}
+
+/// Where a listener keeps the queue behind its `connections`, once made, for its whole life.
+@_spi(StreamLayers) public struct ConnectionQueueSlot<Connection: StreamConnection> {
+    var queue: ConnectionQueue<Connection>?
+
+    /// Empty: the queue is made when first asked for.
+    public init() {}
+}
 
 extension ConnectionListener {
     /// Hands every connection from now on (and every accept error) to `handler`, on the loop's thread.
     public func accept(_ handler: @escaping (Result<Connection, UVError>) -> Void) {
-        acceptEach { handler($0.map { unsafeDowncast($0, to: Connection.self) }) }
+        acceptEach(AcceptHandler(listener: self, make: makeConnection, handler))
     }
 
     /// Serves every connection this listener accepts, each in a child task of its own that runs
@@ -67,23 +81,34 @@ extension ConnectionListener {
 public struct AcceptedConnections<Connection: StreamConnection>: AsyncSequence, Sendable {
     /// What the sequence yields.
     public typealias Element = Connection
-    let listener: StreamListener
+    let loop: Loop
+    let address: String
+    /// Finds the listener's queue, on the loop's thread.
+    let locate: @Sendable () -> ConnectionQueue<Connection>
+
+    init<Listener: ConnectionListener>(listener: Listener) where Listener.Connection == Connection {
+        loop = listener.loop
+        address = listener.addressText
+        locate = {
+            listener.connectionQueue(&listener.acceptedConnections.queue) { [unowned listener] () throws(UVError) in
+                try listener.makeConnection()  // unowned: the listener keeps the queue, which calls this only while it is open
+            }
+        }
+    }
 
     /// An iterator; one consumes at a time (a second one's `next()` throws `.busy`).
     public func makeAsyncIterator() -> AsyncIterator {
-        let listener = listener
-        let address = listener.addressText
-        return AsyncIterator(
-            consumer: SequenceConsumer(loop: listener.loop, target: { address }, locate: { listener.connectionQueue() }))
+        let address = address
+        return AsyncIterator(consumer: SequenceConsumer(loop: loop, target: { address }, locate: locate))
     }
 
     /// Takes the elements one `next()` at a time, on the loop's thread.
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let consumer: SequenceConsumer<StreamConnection, ConnectionQueue>
+        let consumer: SequenceConsumer<Connection, ConnectionQueue<Connection>>
 
         /// The next element, or nil once the sequence has ended; throws what ended it otherwise.
         public mutating func next() async throws -> Connection? {
-            try await consumer.next().map { unsafeDowncast($0, to: Connection.self) }
+            try await consumer.next()
         }
     }
 }

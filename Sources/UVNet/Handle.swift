@@ -69,6 +69,9 @@ public class Handle: @unchecked Sendable {  // every member checks the loop's th
         return fd
     }
 
+    /// Whom errors about the handle's socket name: a connection's peer; nobody in particular otherwise.
+    var errorTarget: String? { nil }
+
     /// Where the handle is in its life.
     public final var state: State {
         checkThread()
@@ -91,7 +94,7 @@ public class Handle: @unchecked Sendable {  // every member checks the loop's th
     /// Runs `observer` once the handle has closed, whoever closed it (its owner, or the loop's
     /// `close()`), at once if it has; the handle holds `observer` until then. How a layer over a handle
     /// (TLS over a stream) ends with it, and stays alive as long as it is open.
-    @_spi(StreamLayers) public final func whenClosed(_ observer: @escaping () -> Void) {
+    public final func whenClosed(_ observer: @escaping () -> Void) {
         checkThread()
         if lifecycle == .closed { return observer() }
         closeCompletions.append(observer)

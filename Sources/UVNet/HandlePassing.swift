@@ -38,7 +38,7 @@ extension UnixConnection {
             completion?(.failure(UVError.badFileDescriptor.during(operation, target: peerName)))
             return
         }
-        var (request, buffer) = Self.carrier.withUnsafeBytes { QueuedBytes<uv_write_t>.make(copying: $0) }
+        var (request, buffer) = Self.carrier.withUnsafeBytes { QueuedBytes<uv_write_t>.make($0) }
         request.pointee.data = .retaining(completion)
         do {
             try uvCheck(uv_write2(request, stream, &buffer, 1, handle, UnixConnection.sent), operation, target: peerName)

@@ -37,28 +37,25 @@ extension SocketBufferSizing {
     /// The kernel's send buffer for this socket, in bytes (`SO_SNDBUF`): how much it takes before a
     /// write waits for the peer.
     public func sendBufferSize() throws(UVError) -> Int {
-        try socketBufferSize(.send, target: bufferTarget)
+        try socketBufferSize(.send, target: errorTarget)
     }
 
     /// Asks for a send buffer of `bytes`; returns the size the kernel then reports (Linux doubles the
     /// request for its bookkeeping, within `net.core.wmem_max`). Throws `.invalidArgument` for 0.
     @discardableResult
     public func setSendBufferSize(_ bytes: Int) throws(UVError) -> Int {
-        try socketBufferSize(.send, setting: bytes, target: bufferTarget)
+        try socketBufferSize(.send, setting: bytes, target: errorTarget)
     }
 
     /// The kernel's receive buffer for this socket, in bytes (`SO_RCVBUF`): how much the peer may send
     /// ahead of this side's reads (for UDP, datagrams beyond it are dropped).
     public func receiveBufferSize() throws(UVError) -> Int {
-        try socketBufferSize(.receive, target: bufferTarget)
+        try socketBufferSize(.receive, target: errorTarget)
     }
 
     /// Asks for a receive buffer of `bytes` (see `setSendBufferSize(_:)`; `net.core.rmem_max` bounds it).
     @discardableResult
     public func setReceiveBufferSize(_ bytes: Int) throws(UVError) -> Int {
-        try socketBufferSize(.receive, setting: bytes, target: bufferTarget)
+        try socketBufferSize(.receive, setting: bytes, target: errorTarget)
     }
-
-    /// Whom errors name: a connection's peer.
-    private var bufferTarget: String? { (self as? StreamConnection)?.peerName }
 }

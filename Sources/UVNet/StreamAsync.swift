@@ -1,31 +1,7 @@
-// Writing and half-closing a stream with async/await, built on the callback API: a write returns when
-// the kernel has every byte; a write or shutdown that has begun goes through, canceled or not.
+// Connecting a stream with async/await: the attempt is closed on every way out but success.
 import CUV
 
 extension StreamConnection {
-    /// Writes `bytes`; returns when all of them are handed to the kernel (at once, without suspending,
-    /// when the kernel takes them all). Throws the write error, `.timedOut` after `timeout`, or
-    /// `CancellationError`. A write that times out or is canceled takes nothing back: the bytes already
-    /// handed over stay queued and go out in order, and the connection stays usable (close it, or
-    /// `closeWithReset()` it, to give up on a peer that does not read).
-    public func write(_ bytes: [UInt8], timeout: Duration? = nil) async throws {
-        if loop.isOnLoopThread && timeout == nil {
-            switch bytes.withUnsafeBytes({ writeNow($0) }) {
-            case .written:
-                return
-            case .failed(let error):
-                throw error
-            case .partly(let written):
-                // The rest is queued now, before the task can be told it is canceled: a write that
-                // has begun goes out whole.
-                let queued = Awaited<Void>()
-                bytes.withUnsafeBytes { enqueue(UnsafeRawBufferPointer(rebasing: $0[written...]), completion: queued.complete) }
-                return try await queued.value(on: loop)
-            }
-        }
-        try await suspendForWrite(of: bytes, timeout: timeout)
-    }
-
     /// Makes a connection and starts its connect (both on the loop's thread, with `start`), then awaits
     /// the outcome. A failure, a timeout or cancellation closes the attempt at once; the error names
     /// `target`.

@@ -31,6 +31,8 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     /// The peer as error messages name it (an address, a path), once known.
     public var peerName: String? { nil }
 
+    override var errorTarget: String? { peerName }
+
     /// A listener accepted this connection: remember what error messages will want of the peer.
     func didAccept() {}
 
@@ -68,7 +70,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     }
 
     /// `startReading` for `inbound()`, the conversion of its failures compiled here once.
-    @_spi(StreamLayers) public func startReadingAnyError(_ handler: @escaping (Result<UnsafeRawBufferPointer, any Error>) -> Void) {
+    public func startReadingAnyError(_ handler: @escaping (Result<UnsafeRawBufferPointer, any Error>) -> Void) {
         startReading { result in
             switch result {
             case .success(let bytes): handler(.success(bytes))
@@ -134,8 +136,38 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         }
     }
 
+    /// `write(_:completion:)`, its failures converted here, for the layers above.
+    public func writeAnyError(_ bytes: UnsafeRawBufferPointer, completion: ((Result<Void, any Error>) -> Void)?) {
+        write(bytes, completion: completion.map { done in { done($0.mapError { $0 }) } })
+    }
+
+    /// `write(_:completion:)` for a caller that awaits its end: nil when the kernel took it all.
+    public func writeOrQueue(_ bytes: UnsafeRawBufferPointer) throws -> Awaited<Void>? {
+        checkThread()
+        switch writeNow(bytes) {
+        case .written: return nil
+        case .failed(let error): throw error
+        case .partly(let written):
+            let rest = Awaited<Void>()
+            enqueue(UnsafeRawBufferPointer(rebasing: bytes[written...]), completion: rest.complete)
+            return rest
+        }
+    }
+
+    /// `write(_:completion:)` for bytes that stay valid until `completion`: what the kernel does not
+    /// take at once is queued where it is, not copied.
+    public func write(lent bytes: UnsafeRawBufferPointer, completion: @escaping (Result<Void, any Error>) -> Void) {
+        checkThread()
+        switch writeNow(bytes) {
+        case .written: completion(.success(()))
+        case .failed(let error): completion(.failure(error))
+        case .partly(let written):
+            enqueue(UnsafeRawBufferPointer(rebasing: bytes[written...]), lent: true) { completion($0.mapError { $0 }) }
+        }
+    }
+
     /// How far a write got without waiting.
-    @_spi(StreamLayers) public enum ImmediateWrite {
+    private enum ImmediateWrite {
         case written
         case partly(Int)
         case failed(UVError)
@@ -144,7 +176,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     /// Hands the kernel what it takes now (the caller has checked the thread).
     /// The corresponding C function is `uv_try_write`.
     @inline(__always)
-    @_spi(StreamLayers) public func writeNow(_ bytes: UnsafeRawBufferPointer) -> ImmediateWrite {
+    private func writeNow(_ bytes: UnsafeRawBufferPointer) -> ImmediateWrite {
         guard lifecycle == .open else { return .failed(UVError.badFileDescriptor.during("write", target: peerName)) }
         guard !bytes.isEmpty else { return .written }
         var buffer = uv_buf_t(reading: bytes)
@@ -159,9 +191,10 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         return Int(taken) == bytes.count ? .written : .partly(Int(taken))
     }
 
-    /// Queues `rest` behind whatever is already queued, so bytes leave in the order they were written.
-    @_spi(StreamLayers) public func enqueue(_ rest: UnsafeRawBufferPointer, completion: Completion?) {
-        var (request, buffer) = QueuedBytes<uv_write_t>.make(copying: rest)
+    /// Queues `rest` behind whatever is already queued, so bytes leave in order: a copy of it, or, when
+    /// `lent`, the bytes where they are (the caller keeps them until the completion).
+    private func enqueue(_ rest: UnsafeRawBufferPointer, lent: Bool = false, completion: Completion?) {
+        var (request, buffer) = QueuedBytes<uv_write_t>.make(rest, copying: !lent)
         request.pointee.data = .retaining(completion)
         do {
             try uvCheck(uv_write(request, stream, &buffer, 1, StreamConnection.wrote), "write", target: peerName)
@@ -236,6 +269,12 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
             completion?(result)
             for later in waiting { later(result) }
         }
+    }
+
+    /// Closes at once, telling the peer this end gave up (see `ByteStream.closeWithReset(_:)`); a plain
+    /// close for a stream that has no other way to say so.
+    public func closeWithReset(_ completion: (() -> Void)? = nil) {
+        close(completion)
     }
 
     override func didEnter(_ state: State) {

@@ -3,8 +3,9 @@
 import CUV
 import Glibc
 
-/// The base of `TCPListener` and `UnixListener`: everything but how the socket is made and bound.
-/// Their typed API (`accept(_:)`, `connections`, `serve(_:)`) comes from `ConnectionListener`.
+/// The base of `TCPListener` and `UnixListener`: everything but how the socket is made and bound, and
+/// what kind of connection it makes. Their typed API (`accept(_:)`, `connections`, `serve(_:)`) comes
+/// from `ConnectionListener`.
 public class StreamListener: Handle, @unchecked Sendable {  // Handle's members check the loop's thread
     /// The first pause after accept runs out of file descriptors; it doubles up to `maximumBackoff`.
     static let initialBackoff: Duration = .milliseconds(10)
@@ -12,9 +13,10 @@ public class StreamListener: Handle, @unchecked Sendable {  // Handle's members 
 
     /// The address (or path) asked for, as text for error messages.
     let addressText: String
-    private var onConnection: ((Result<StreamConnection, UVError>) -> Void)?
-    /// What `connections` takes from; made when first asked for, kept for the listener's life.
-    private var accepted: ConnectionQueue?
+    /// The accept handler, when the connections are a callback's.
+    private var handler: (any ConnectionTaker)?
+    /// The queue behind `connections`, once made: kept for the listener's life.
+    private var queue: (any ConnectionTaker)?
     private var backoff: AcceptBackoff?
     private var failures = 0
     private var lastFailure: UVError?
@@ -26,22 +28,13 @@ public class StreamListener: Handle, @unchecked Sendable {  // Handle's members 
     /// until we do (uv_accept). Known from its callback, so no private libuv field need be read.
     private var holdsConnection = false
 
-    init<T>(
-        loop: Loop, cType: T.Type, addressText: String,
-        _ onConnection: ((Result<StreamConnection, UVError>) -> Void)?
-    ) throws(UVError) {
+    init<T>(loop: Loop, cType: T.Type, addressText: String) throws(UVError) {
         self.addressText = addressText
-        self.onConnection = onConnection
         try super.init(loop: loop, cType: cType, operation: "create listener")
     }
 
     var stream: UnsafeMutablePointer<uv_stream_t> {
         rawHandle.cast(to: uv_stream_t.self)
-    }
-
-    /// A new, unconnected handle of the listener's kind, for `uv_accept` to fill. Subclasses override.
-    func makeConnection() throws(UVError) -> StreamConnection {
-        fatalError("\(type(of: self)) does not make connections")
     }
 
     /// Makes the bound socket listen: clients may connect (into the kernel's backlog) from now on.
@@ -50,7 +43,7 @@ public class StreamListener: Handle, @unchecked Sendable {  // Handle's members 
     func listen(backlog: Int) throws(UVError) {
         self.backlog = CInt(clamping: backlog)
         try posixCheck(Glibc.listen(try descriptor("listen on"), self.backlog), "listen on", target: addressText)
-        if onConnection != nil { watch() }
+        if handler != nil { watch() }
     }
 
     /// A new descriptor for the same listening socket (`dup`): hand it to `TCPListener(adopting:on:)`
@@ -102,28 +95,33 @@ public class StreamListener: Handle, @unchecked Sendable {  // Handle's members 
     }
 
     /// Hands every connection from now on (and every accept error) to `handler` (see `accept(_:)`).
-    func acceptEach(_ handler: @escaping (Result<StreamConnection, UVError>) -> Void) {
+    /// (A listener being made sets its handler before it listens, and so before it could take one.)
+    final func acceptEach(_ handler: any ConnectionTaker, takingNow: Bool = true) {
         checkThread()
         guard lifecycle == .open else { return }
-        onConnection = handler
-        takeHeldConnection()
+        self.handler = handler
+        if takingNow { takeHeldConnection() }
     }
 
-    /// The queue behind `connections`; one that has ended already on a closed listener.
-    func connectionQueue() -> ConnectionQueue {
-        sequenceQueue(&accepted) {
-            let queue = ConnectionQueue(listener: self)
-            if onConnection != nil {
-                queue.finish(.failure(UVError(
+    /// The queue behind `connections`, kept in `stored` by the listener's own kind; one that has ended
+    /// already on a closed listener, or on one whose connections go to its accept handler.
+    final func connectionQueue<Connection>(
+        _ stored: inout ConnectionQueue<Connection>?, making make: @escaping () throws(UVError) -> Connection
+    ) -> ConnectionQueue<Connection> {
+        sequenceQueue(&stored) {
+            let made = ConnectionQueue(listener: self, make: make)
+            queue = made
+            if handler != nil {
+                made.finish(.failure(UVError(
                     UV_EINVAL.rawValue, operation: "accept on", target: addressText,
                     detail: "this listener hands its connections to its accept handler")))
             }
-            return queue
+            return made
         }
     }
 
     private var wantsConnection: Bool {
-        onConnection != nil || accepted?.hasWaiter == true
+        handler != nil || queue?.wantsConnection == true
     }
 
     /// Accepts the connection libuv holds un-accepted, if there is one, somebody wants it and no pause
@@ -134,13 +132,21 @@ public class StreamListener: Handle, @unchecked Sendable {  // Handle's members 
         if backoff?.isPausing != true, holdsConnection { acceptPending() }
     }
 
-    /// Takes the connection libuv has waiting and hands it to the handler or the waiting task.
+    /// Has the handler or the waiting task take the connection libuv has waiting.
     private func acceptPending() {
-        let connection: StreamConnection
+        (handler ?? queue)?.takeConnection()
+    }
+
+    /// Accepts the connection libuv holds into `make()`'s new connection, of the listener's own kind.
+    final func accept<Connection: StreamConnection>(
+        into make: () throws(UVError) -> Connection
+    ) -> Result<Connection, UVError> {
+        let connection: Connection
         do {
-            connection = try makeConnection()
+            connection = try make()
         } catch {
-            return acceptFailed(error)
+            acceptFailed(error)
+            return .failure(error)
         }
         // uv_accept lets go of the held connection whether it succeeds or not.
         holdsConnection = false
@@ -148,14 +154,11 @@ public class StreamListener: Handle, @unchecked Sendable {  // Handle's members 
             try uvCheck(uv_accept(stream, connection.stream), "accept", target: addressText)
         } catch {
             connection.close()
-            return acceptFailed(error)
+            acceptFailed(error)
+            return .failure(error)
         }
         connection.didAccept()
-        if let onConnection {
-            onConnection(.success(connection))
-        } else {
-            accepted?.deliver(connection)
-        }
+        return .success(connection)
     }
 
     /// Reports the error. When it means "out of descriptors", also pauses accepting:
@@ -166,9 +169,9 @@ public class StreamListener: Handle, @unchecked Sendable {  // Handle's members 
         if AcceptBackoff.isResourceShortage(error) && lifecycle == .open {
             if backoff == nil { backoff = AcceptBackoff(loop: loop, initial: Self.initialBackoff, maximum: Self.maximumBackoff) }
             let firstReport = backoff!.pause { [unowned self] in self.resumeAccepting() }
-            if firstReport { onConnection?(.failure(error)) }
+            if firstReport { handler?.acceptFailed(error) }
         } else {
-            onConnection?(.failure(error))
+            handler?.acceptFailed(error)
         }
     }
 
@@ -188,23 +191,66 @@ public class StreamListener: Handle, @unchecked Sendable {  // Handle's members 
         if state == .closing {
             backoff?.close()
             backoff = nil
-            accepted?.finish(.success(()))
+            queue?.listenerClosing()
         }
-        if state == .closed { onConnection = nil }
+        if state == .closed { handler = nil }
         super.didEnter(state)
     }
 }
 
+/// Whoever takes a listener's connections, each made of the listener's own kind: its accept handler,
+/// or the queue behind `connections`.
+protocol ConnectionTaker: AnyObject {
+    /// Whether it wants a connection now.
+    var wantsConnection: Bool { get }
+    /// Takes the connection the listener holds (see `StreamListener.accept(into:)`).
+    func takeConnection()
+    /// Hears of an accept that failed.
+    func acceptFailed(_ error: UVError)
+    /// The listener is closing.
+    func listenerClosing()
+}
+
+/// A listener's accept handler: every connection, and every accept error, go to it.
+final class AcceptHandler<Connection: StreamConnection>: ConnectionTaker {
+    private unowned let listener: StreamListener
+    private let make: () throws(UVError) -> Connection
+    private let handler: (Result<Connection, UVError>) -> Void
+
+    init(listener: StreamListener, make: @escaping () throws(UVError) -> Connection, _ handler: @escaping (Result<Connection, UVError>) -> Void) {
+        self.listener = listener
+        self.make = make
+        self.handler = handler
+    }
+
+    var wantsConnection: Bool { true }
+    func takeConnection() { handler(listener.accept(into: make)) }
+    func acceptFailed(_ error: UVError) { handler(.failure(error)) }
+    func listenerClosing() {}
+}
+
 /// The connections waiting for `connections`: accepted only while a consumer waits, and
 /// handed straight to it, so a consumer that lags leaves the rest in the kernel's backlog.
-final class ConnectionQueue: ConsumerQueue<StreamConnection>, @unchecked Sendable {  // ConsumerQueue's rule: loop thread only
+final class ConnectionQueue<Connection: StreamConnection>: ConsumerQueue<Connection>, ConnectionTaker, @unchecked Sendable {  // ConsumerQueue's rule: loop thread only
     /// Weak: the listener owns its queue; the queue only asks it to accept.
     private weak var listener: StreamListener?
+    private let make: () throws(UVError) -> Connection
 
-    init(listener: StreamListener) {
+    init(listener: StreamListener, make: @escaping () throws(UVError) -> Connection) {
         self.listener = listener
+        self.make = make
         super.init(loop: listener.loop, operation: "accept on")
     }
+
+    var wantsConnection: Bool { hasWaiter }
+
+    /// A failed accept is skipped (the listener counts it); the consumer waits on.
+    func takeConnection() {
+        if case .success(let connection)? = listener?.accept(into: make) { deliver(connection) }
+    }
+
+    func acceptFailed(_ error: UVError) {}
+    func listenerClosing() { finish(.success(())) }
 
     override func consumerWaits() {
         listener?.takeHeldConnection()

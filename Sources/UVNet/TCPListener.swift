@@ -17,6 +17,8 @@ import Glibc
 public final class TCPListener: StreamListener, ConnectionListener, @unchecked Sendable {  // Handle's members check the loop's thread
     /// The kind of connection it accepts.
     public typealias Connection = TCPConnection
+    /// The queue behind `connections`, once made.
+    @_spi(StreamLayers) public var acceptedConnections = ConnectionQueueSlot<TCPConnection>()
 
     /// How the socket is bound.
     public struct Options: OptionSet, Sendable {
@@ -46,14 +48,13 @@ public final class TCPListener: StreamListener, ConnectionListener, @unchecked S
         backlog: Int = 511,
         _ onConnection: ((AcceptResult) -> Void)? = nil
     ) throws(UVError) {
-        try super.init(
-            loop: loop, cType: uv_tcp_t.self, addressText: address.description,
-            onConnection.map { typed in { typed($0.map { unsafeDowncast($0, to: TCPConnection.self) }) } })
+        try super.init(loop: loop, cType: uv_tcp_t.self, addressText: address.description)
         let family = address.isIPv6 ? AF_INET6 : AF_INET
         // init_ex creates the socket now, so SO_REUSEPORT can be set on it before bind (libuv 1.44
         // has no flag for it).
         try uvCheck(uv_tcp_init_ex(loop.raw, tcp, UInt32(family)), "create listener", target: addressText)
         didOpen()
+        if let onConnection { acceptEach(AcceptHandler(listener: self, make: makeConnection, onConnection), takingNow: false) }
         do throws(UVError) {
             try configureAndListen(address, options: options, backlog: backlog)
         } catch {
@@ -84,7 +85,7 @@ public final class TCPListener: StreamListener, ConnectionListener, @unchecked S
     /// now on. The corresponding C function is `uv_tcp_open`.
     public init(adopting descriptor: CInt, on loop: Loop, backlog: Int = 511) throws(UVError) {
         let operation = "take over a listening socket"
-        try super.init(loop: loop, cType: uv_tcp_t.self, addressText: "descriptor \(descriptor)", nil)
+        try super.init(loop: loop, cType: uv_tcp_t.self, addressText: "descriptor \(descriptor)")
         try uvCheck(uv_tcp_init(loop.raw, tcp), operation, target: addressText)
         didOpen()
         do throws(UVError) {
@@ -104,7 +105,8 @@ public final class TCPListener: StreamListener, ConnectionListener, @unchecked S
         }
     }
 
-    override func makeConnection() throws(UVError) -> StreamConnection {
+    /// A new, unconnected connection, for an accept to fill.
+    @_spi(StreamLayers) public func makeConnection() throws(UVError) -> TCPConnection {
         try TCPConnection(on: loop)
     }
 

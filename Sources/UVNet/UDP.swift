@@ -256,7 +256,7 @@ public final class UDPSocket: Handle, @unchecked Sendable {  // Handle's members
     }
 
     private func enqueue(_ bytes: UnsafeRawBufferPointer, to address: SocketAddress?, completion: Completion?) {
-        var (request, buffer) = QueuedBytes<uv_udp_send_t>.make(copying: bytes)
+        var (request, buffer) = QueuedBytes<uv_udp_send_t>.make(bytes)
         request.pointee.data = .retaining(completion)
         do {
             try uvCheck(

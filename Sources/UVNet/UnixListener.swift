@@ -20,6 +20,8 @@ import Glibc
 public final class UnixListener: StreamListener, ConnectionListener, @unchecked Sendable {  // Handle's members check the loop's thread
     /// The kind of connection it accepts.
     public typealias Connection = UnixConnection
+    /// The queue behind `connections`, once made.
+    @_spi(StreamLayers) public var acceptedConnections = ConnectionQueueSlot<UnixConnection>()
 
     /// The path listened on, as given.
     public let path: String
@@ -42,11 +44,10 @@ public final class UnixListener: StreamListener, ConnectionListener, @unchecked 
         self.path = path
         acceptsIPC = ipc
         let name = try UnixPath(path, operation: "bind")
-        try super.init(
-            loop: loop, cType: uv_pipe_t.self, addressText: name.description,
-            onConnection.map { typed in { typed($0.map { unsafeDowncast($0, to: UnixConnection.self) }) } })
+        try super.init(loop: loop, cType: uv_pipe_t.self, addressText: name.description)
         try uvCheck(uv_pipe_init(loop.raw, rawHandle.cast(to: uv_pipe_t.self), 0), "create listener", target: addressText)
         didOpen()
+        if let onConnection { acceptEach(AcceptHandler(listener: self, make: makeConnection, onConnection), takingNow: false) }
         do throws(UVError) {
             try bindAndListen(name, mode: mode, backlog: backlog)
         } catch {
@@ -101,7 +102,8 @@ public final class UnixListener: StreamListener, ConnectionListener, @unchecked 
                       detail: "a server is listening there")
     }
 
-    override func makeConnection() throws(UVError) -> StreamConnection {
+    /// A new, unconnected connection, for an accept to fill.
+    @_spi(StreamLayers) public func makeConnection() throws(UVError) -> UnixConnection {
         try UnixConnection(on: loop, ipc: acceptsIPC)
     }
 

@@ -38,18 +38,18 @@ extension TLSConnection {
         try await connect(host: host, port: port, on: loop, context: TLSContext(configuration), timeout: timeout)
     }
 
-    /// Runs TLS over `transport`, already connected (TCP, Unix-domain, or a protocol's upgrade such as
-    /// STARTTLS), and returns once the handshake is done. A client verifies the server's certificate for
+    /// Runs TLS over `transport`, already connected (TCP, Unix-domain, a protocol's upgrade such as
+    /// STARTTLS, or another TLS connection: a tunnel through a proxy), and returns once the handshake is done. A client verifies the server's certificate for
     /// `serverName`, which errors name too. On failure or cancellation the transport is closed.
     public static func secure(
-        _ transport: StreamConnection, serverName: String? = nil, context: TLSContext
+        _ transport: some ByteStream, serverName: String? = nil, context: TLSContext
     ) async throws -> TLSConnection {
         try await secure(transport, serverName: serverName, label: nil, context: context)
     }
 
     /// `label` names the peer in errors (`host:port`).
     static func secure(
-        _ transport: StreamConnection, serverName: String?, label: String?, context: TLSContext
+        _ transport: any ByteStream, serverName: String?, label: String?, context: TLSContext
     ) async throws -> TLSConnection {
         let attempt = LoopBound<TLSConnection?>(nil, on: transport.loop)
         do {

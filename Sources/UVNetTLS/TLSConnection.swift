@@ -2,7 +2,8 @@
 // a stream (borrowed bytes per read, try-write-first writes) and, through ByteStream, its async face.
 @_spi(StreamLayers) import UVNet
 
-/// A TLS connection over a `StreamConnection` (TCP, Unix-domain, a child's pipe): its `transport`.
+/// A TLS connection over any byte stream, its `transport`: TCP, Unix-domain, a child's pipe, another
+/// TLS connection (a tunnel through a proxy), or a stream of your own (an in-memory pair in tests).
 ///
 /// Made by `TLSConnection.connect(host:port:on:context:)`, by a `TLSListener`, or over a stream of
 /// your own with `init(over:context:serverName:)` then `handshake(_:)`. Reads lend plaintext from the
@@ -22,7 +23,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     public typealias Completion = (Result<Void, any Error>) -> Void
 
     /// The stream the ciphertext travels on.
-    public let transport: StreamConnection
+    public let transport: any ByteStream
     private let session: TLSSession
     private let label: String?
 
@@ -49,24 +50,19 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
 
     /// Wraps `transport` (connected, not yet reading) for TLS as `context`'s role says. A client checks
     /// the server's certificate against `serverName` (a host name, sent as SNI too, or an IP address).
-    /// The handshake starts with `handshake(_:)`. Over TCP, the transport's Nagle algorithm is turned
-    /// off (`setNoDelay(true)`): TLS writes whole records, and Nagle would hold a small one back.
-    /// A client that verifies (the default) needs `serverName`, or it throws `.configuration`.
-    public convenience init(over transport: StreamConnection, context: TLSContext, serverName: String? = nil) throws(TLSError) {
+    /// The handshake starts with `handshake(_:)`. A client that verifies (the default) needs
+    /// `serverName`, or it throws `.configuration`.
+    public convenience init(over transport: some ByteStream, context: TLSContext, serverName: String? = nil) throws(TLSError) {
         try self.init(over: transport, context: context, serverName: serverName, label: nil)
     }
 
     /// `label` names the peer in errors (`host:port`); without one, the transport's peer name does.
-    init(over transport: StreamConnection, context: TLSContext, serverName: String?, label: String?) throws(TLSError) {
+    init(over transport: any ByteStream, context: TLSContext, serverName: String?, label: String?) throws(TLSError) {
         transport.loop.checkOnLoopThread("TLSConnection.init")
         self.transport = transport
         self.label = label ?? serverName
         session = try TLSSession(context: context, serverName: context.configuration.role == .client ? serverName : nil)
         self.context = context
-        // TLS sends whole records and handshake flights, often two small ones in a row (a server's
-        // session tickets, then its first answer): with Nagle's algorithm the second would wait for
-        // the peer's delayed ACK, 40 ms. (Seen as 220 handshakes a second against C's 1,600.)
-        try? (transport as? TCPConnection)?.setNoDelay(true)
         // The transport holds this connection until it closes, as an open handle holds itself: the
         // connection needs no owner while open, and ends with its transport whoever closes that
         // (its own close, or the loop's).
@@ -111,7 +107,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     /// transport closed then). A client verifies the server's certificate for `serverName`, which it
     /// needs unless the context verifies nothing.
     public static func secure(
-        _ transport: StreamConnection, serverName: String? = nil, context: TLSContext,
+        _ transport: some ByteStream, serverName: String? = nil, context: TLSContext,
         _ completion: @escaping (Result<TLSConnection, any Error>) -> Void
     ) {
         secure(transport, serverName: serverName, label: nil, context: context, completion)
@@ -120,7 +116,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     /// `label` names the peer in errors (`host:port`). Returns the connection under way, if one was made.
     @discardableResult
     static func secure(
-        _ transport: StreamConnection, serverName: String?, label: String?, context: TLSContext,
+        _ transport: any ByteStream, serverName: String?, label: String?, context: TLSContext,
         _ completion: @escaping (Result<TLSConnection, any Error>) -> Void
     ) -> TLSConnection? {
         do {
@@ -233,7 +229,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     }
 
     /// `startReading` for `inbound()`: its failures are `any Error` already.
-    @_spi(StreamLayers) public func startReadingAnyError(_ handler: @escaping (ReadResult) -> Void) {
+    public func startReadingAnyError(_ handler: @escaping (ReadResult) -> Void) {
         startReading(handler)
     }
 
@@ -258,7 +254,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     private func readTransport() {
         guard !isTransportReading, phase == .handshaking || phase == .established else { return }
         isTransportReading = true
-        transport.startReading { [self] result in
+        transport.startReadingAnyError { [self] result in
             switch result {
             case .success(let ciphertext): received(ciphertext)
             case .failure(let error): transportEnded(error)
@@ -327,9 +323,9 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         handler?(.failure(UVError.eof.during("read from", target: peerName)))
     }
 
-    private func transportEnded(_ error: UVError) {
+    private func transportEnded(_ error: any Error) {
         isTransportReading = false
-        guard error == .eof else { return fail(error) }
+        guard (error as? UVError) == .eof else { return fail(error) }
         switch phase {
         case .handshaking:
             fail(TLSError(.handshakeFailed, operation: "TLS handshake with", target: peerName, detail: "the peer closed the connection during the handshake"))
@@ -389,33 +385,37 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         }
     }
 
-    /// Writes `bytes`; returns when the kernel has all their ciphertext (at once, without suspending,
-    /// when it takes it all). As `StreamConnection.write(_:timeout:)` otherwise.
-    public func write(_ bytes: [UInt8], timeout: Duration? = nil) async throws {
-        guard loop.isOnLoopThread, timeout == nil, phase == .established, failure == nil, !sentCloseNotify else {
-            return try await suspendForWrite(of: bytes, timeout: timeout)
+    /// `write(_:completion:)`, for the layers above (its failures are `any Error` already).
+    public func writeAnyError(_ bytes: UnsafeRawBufferPointer, completion: Completion?) {
+        write(bytes, completion: completion)
+    }
+
+    /// Encrypts `bytes` and hands the ciphertext to the transport, for a caller that awaits the end:
+    /// nil when the transport took it all at once. (Before the handshake, the bytes wait for it.)
+    public func writeOrQueue(_ bytes: UnsafeRawBufferPointer) throws -> Awaited<Void>? {
+        checkThread()
+        guard phase == .established, failure == nil, !sentCloseNotify else {
+            let written = Awaited<Void>()
+            write(bytes, completion: written.complete)
+            return try written.unlessDone()
         }
-        if case .failed(let error) = bytes.withUnsafeBytes({ session.write($0) }) {
+        if case .failed(let error) = session.write(bytes) {
             fail(error.naming(peerName))
             throw failure ?? error
         }
-        var failed: UVError?
+        var failed: (any Error)?
         var queued: Awaited<Void>?
         session.takeOutput(through: loop.stagingBuffer) { ciphertext, _ in
             guard failed == nil else { return }
-            switch transport.writeNow(ciphertext) {
-            case .written: break
-            case .partly(let written):
-                // Queued now, before the task can be told it is canceled: a write that has begun goes
-                // out whole. (Later pieces queue behind it; the last one's completion means all.)
-                let rest = Awaited<Void>()
-                transport.enqueue(UnsafeRawBufferPointer(rebasing: ciphertext[written...]), completion: rest.complete)
-                queued = rest
-            case .failed(let error): failed = error
+            // Pieces leave in order: the last one queued speaks for them all.
+            do {
+                if let rest = try transport.writeOrQueue(ciphertext) { queued = rest }
+            } catch {
+                failed = error
             }
         }
         if let failed { throw failed }
-        if let queued { try await queued.value(on: loop) }
+        return queued
     }
 
     /// Sends the ciphertext OpenSSL produced; `completion` hears when the kernel has it.
@@ -425,16 +425,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         session.takeOutput(through: loop.stagingBuffer) { ciphertext, isLast in
             sent = true
             // Pieces leave in order: the last one's completion speaks for them all.
-            if isLast, let completion {
-                transport.write(ciphertext) { result in
-                    switch result {
-                    case .success: completion(.success(()))
-                    case .failure(let error): completion(.failure(error))
-                    }
-                }
-            } else {
-                transport.write(ciphertext)
-            }
+            transport.writeAnyError(ciphertext, completion: isLast ? completion : nil)
         }
         if !sent { completion?(.success(())) }
     }
@@ -472,6 +463,11 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
             return
         }
         sendCloseNotify()
+        shutDown(transport, completion)
+    }
+
+    /// Half-closes `transport`, whatever kind of stream it is.
+    private func shutDown(_ transport: some ByteStream, _ completion: Completion?) {
         transport.shutdown { completion?($0.mapError { $0 }) }
     }
 
@@ -488,6 +484,14 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     public func close(_ completion: (() -> Void)? = nil) {
         checkThread()
         closeNow(sendingCloseNotify: true, completion)
+    }
+
+    /// Closes at once without close_notify, so that the peer reads a truncation, not an end, and resets
+    /// the transport (see `ByteStream.closeWithReset(_:)`).
+    public func closeWithReset(_ completion: (() -> Void)? = nil) {
+        checkThread()
+        end()
+        transport.closeWithReset(completion)
     }
 
     /// Where the connection is in its life: its transport's, and closed from the moment `close` was called.
@@ -518,6 +522,12 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         let canceled = UVError.canceled.during("TLS handshake with", target: peerName)
         for (_, completion) in writes { completion?(.failure(failure ?? canceled)) }
         handshake?(.failure(canceled))
+    }
+
+    /// Runs `observer` once the connection (its transport) has closed; at once if it has.
+    public func whenClosed(_ observer: @escaping () -> Void) {
+        checkThread()
+        transport.whenClosed(observer)
     }
 
     /// What `inbound()` reads into (see `ByteStream`).

@@ -21,16 +21,17 @@ func takeCompletion<Value>(_ data: UnsafeMutableRawPointer?, as: Value.Type) -> 
 
 /// A queued write or send: one allocation holds the libuv request (`uv_write_t`, `uv_udp_send_t`) and a
 /// copy of the bytes the kernel did not take at once, so the caller's buffer may be reused as soon as
-/// the call returns.
+/// the call returns (or, for bytes the caller lends until the completion, the request alone).
 enum QueuedBytes<Request> {
     private static var headerSize: Int { (MemoryLayout<Request>.size + 15) & ~15 }
 
-    /// Allocates the request and copies `bytes` behind it.
-    static func make(copying bytes: UnsafeRawBufferPointer) -> (UnsafeMutablePointer<Request>, uv_buf_t) {
-        let memory = UnsafeMutableRawPointer.allocate(byteCount: headerSize + bytes.count, alignment: 16)
+    /// Allocates the request, and a copy of `bytes` behind it when `copying`.
+    static func make(_ bytes: UnsafeRawBufferPointer, copying: Bool = true) -> (UnsafeMutablePointer<Request>, uv_buf_t) {
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: headerSize + (copying ? bytes.count : 0), alignment: 16)
+        let request = memory.bindMemory(to: Request.self, capacity: 1)
+        guard copying else { return (request, uv_buf_t(reading: bytes)) }
         let payload = memory + headerSize
         if let base = bytes.baseAddress { payload.copyMemory(from: base, byteCount: bytes.count) }
-        let request = memory.bindMemory(to: Request.self, capacity: 1)
         let buffer = uv_buf_t(base: payload.assumingMemoryBound(to: CChar.self), len: bytes.count)
         return (request, buffer)
     }

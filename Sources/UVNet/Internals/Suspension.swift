@@ -275,30 +275,37 @@ extension Loop {
 
 /// The result of an operation already started on the loop's thread (a write already queued), for one
 /// task to await: it finds the result there, or waits for it. A wait that ends early (cancellation,
-/// timeout) leaves the operation going.
-@_spi(StreamLayers) public final class Awaited<Value: Sendable>: @unchecked Sendable {  // loop thread only: `Wake.resume` checks
-    private var result: Result<Value, UVError>?
+/// timeout) leaves the operation going. What `ByteStream.writeOrQueue(_:)` returns.
+public final class Awaited<Value: Sendable>: @unchecked Sendable {  // loop thread only: `Wake.resume` checks
+    private var result: Result<Value, any Error>?
     private var waiter: Wake<Value>?
 
     /// The operation's end.
     public init() {}
 
     /// Ends the wait with `result`; does nothing after the first time.
-    public func complete(_ result: Result<Value, UVError>) {
+    public func complete<Failure: Error>(_ result: Result<Value, Failure>) {
         if let waiter {
             self.waiter = nil
             waiter.resume(result.mapError { $0 })
         } else {
-            self.result = result
+            self.result = result.mapError { $0 }
         }
     }
 
-    /// Returns (or throws) the operation's result once it is there.
-    public func value(on loop: Loop, timeout: Timeout? = nil) async throws -> Value {
+    /// Nil when the operation has ended well already (it throws if it failed), else itself, to await.
+    public func unlessDone() throws -> Awaited? {
+        guard let result else { return self }
+        _ = try result.get()
+        return nil
+    }
+
+    /// Returns (or throws) the operation's result once it is there; a task on `loop`'s thread waits
+    /// without a hop.
+    public func value(on loop: Loop) async throws -> Value {
         try await loop.suspend(
-            timeout: timeout,
             { [self] wake in
-                if let result { return wake.resume(result.mapError { $0 }) }
+                if let result { return wake.resume(result) }
                 waiter = wake
             },
             abandon: { [self] in waiter = nil })

@@ -15,7 +15,6 @@ enum TCPLoad {
                 case .success(let connection): transport = connection
                 case .failure(let error): return run.fail("\(error)")
                 }
-                try? transport.setNoDelay(true)
                 guard let tls else { return StreamLoadConnection(run: run, connection: transport, id: id).start() }
                 TLSConnection.secure(transport, serverName: host, context: tls) { secured in
                     switch secured {

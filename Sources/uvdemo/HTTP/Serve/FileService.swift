@@ -178,9 +178,10 @@ struct FileService: Sendable {
                 read = -1
             }
             guard read > 0 else {
-                // The file shrank under us: the promised length cannot be kept, so the connection ends.
+                // The file shrank under us: the promised length cannot be kept, so the connection ends
+                // in a way the client cannot mistake for a whole response.
                 if read == 0 { console.error("\(served.file.path): shorter than its size") }
-                connection.abort()
+                connection.closeWithReset()
                 return false
             }
             response.didFill(read)
@@ -224,10 +225,4 @@ struct FileService: Sendable {
     }
 }
 
-extension ByteStream {
-    /// Ends the connection so that the client cannot mistake what it got for a whole response: TCP with
-    /// an RST; any other stream closes (the Content-Length sent, and not met, tells the client).
-    fileprivate func abort() {
-        if let tcp = self as? TCPConnection { tcp.closeWithReset() } else { close() }
-    }
-}
+

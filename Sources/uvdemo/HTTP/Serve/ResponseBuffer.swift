@@ -1,6 +1,6 @@
 // The memory one connection's responses are assembled in and sent from: the head, then as much of
 // the file as fits, so a small file leaves in one write; reused by every response on the connection.
-@_spi(StreamLayers) import UVNet
+import UVNet
 
 final class ResponseBuffer {
     /// The most a buffer grows to: a larger file goes out in pieces of this size.
@@ -91,18 +91,10 @@ final class ResponseBuffer {
 }
 
 extension ByteStream {
-    /// Sends `buffer`'s filled bytes and returns once the kernel has them all, then empties the buffer
-    /// for the next piece. The bytes are handed to the stream's write at once, on the loop's thread (it
-    /// copies what the kernel does not take), so canceling the wait leaves them going out, in order.
+    /// Sends `buffer`'s filled bytes from where they are (borrowed, not copied, until the kernel has
+    /// them all), then empties the buffer for the next piece.
     func send(_ buffer: ResponseBuffer) async throws {
         defer { buffer.removeAll() }
-        let (address, count) = (UInt(bitPattern: buffer.filled.baseAddress), buffer.count)
-        try await loop.suspend(
-            { [self] (wake: Wake<Void>) in
-                write(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: address), count: count)) {
-                    wake.resume($0.mapError { $0 })
-                }
-            },
-            abandon: {})
+        try await write(borrowing: buffer.filled)
     }
 }
