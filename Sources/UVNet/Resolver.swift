@@ -159,7 +159,7 @@ public enum Resolver {
         var entry = servent()
         var result: UnsafeMutablePointer<servent>?
         let found = withUnsafeTemporaryAllocation(of: CChar.self, capacity: 1024) { buffer in
-            getservbyname_r(service, proto, &entry, buffer.baseAddress, buffer.count, &result) == 0 && result != nil
+            posixSucceeded(getservbyname_r(service, proto, &entry, buffer.baseAddress, buffer.count, &result)) && result != nil
         }
         guard found else { throw UVError(UV_EAI_SERVICE.rawValue, operation: "resolve service", target: service) }
         return Int(UInt16(bigEndian: UInt16(truncatingIfNeeded: entry.s_port)))

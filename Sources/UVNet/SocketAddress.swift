@@ -68,13 +68,13 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
         let host = String(text)
         if !host.contains(":") {
             var v4 = sockaddr_in()
-            if uv_ip4_addr(host, CInt(port), &v4) == 0 {
+            if uvSucceeded(uv_ip4_addr(host, CInt(port), &v4)) {
                 self = .v4(IPv4(storage: v4))
                 return
             }
         } else {
             var v6 = sockaddr_in6()
-            if uv_ip6_addr(host, CInt(port), &v6) == 0 {
+            if uvSucceeded(uv_ip6_addr(host, CInt(port), &v6)) {
                 self = .v6(IPv6(storage: v6))
                 return
             }

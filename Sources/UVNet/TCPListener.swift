@@ -95,7 +95,8 @@ public final class TCPListener: StreamListener, ConnectionListener, @unchecked S
                 Glibc.close(descriptor)  // promised to the listener, which could not take it
                 throw error
             }
-            guard try uvCheck(cuv_is_listening(descriptor), operation, target: addressText) == 1 else {
+            let isListening = try uvCheck(cuv_is_listening(descriptor), operation, target: addressText)
+            guard isListening == 1 else {
                 throw UVError(UV_EINVAL.rawValue, operation: operation, target: addressText, detail: "the socket is not listening")
             }
             try listen(backlog: backlog)

@@ -87,7 +87,7 @@ public final class UnixListener: StreamListener, ConnectionListener, @unchecked 
     /// Throws `.addressInUse` unless what is at `name` is a socket file nobody listens on.
     private func checkStale(_ name: UnixPath) throws(UVError) {
         var info = stat()
-        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else {
+        guard posixSucceeded(stat(path, &info)), info.st_mode & S_IFMT == S_IFSOCK else {
             throw UVError(UV_EADDRINUSE.rawValue, operation: "bind", target: addressText,
                           detail: "a file that is not a socket is in the way")
         }
@@ -121,7 +121,7 @@ public final class UnixListener: StreamListener, ConnectionListener, @unchecked 
 
     private static func fileIdentity(_ path: String) -> (device: UInt64, inode: UInt64)? {
         var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
+        guard posixSucceeded(stat(path, &info)) else { return nil }
         return (UInt64(info.st_dev), UInt64(info.st_ino))
     }
 }

@@ -108,7 +108,7 @@ public final class CertificateAuthority: @unchecked Sendable {  // `key` and `ce
             for (nid, value) in extensions {
                 try openSSLCheck(cssl_add_extension(certificate, issuer ?? certificate, nid, value), operation, target: commonName)
             }
-            guard X509_sign(certificate, issuerKey, EVP_sha256()) > 0 else { throw openSSLError(.internalError, operation, target: commonName) }
+            try openSSLCheck(X509_sign(certificate, issuerKey, EVP_sha256()), operation, target: commonName, success: .positive)
             return certificate
         } catch {
             X509_free(certificate)
@@ -148,11 +148,10 @@ public struct IssuedCertificate: Sendable, CustomStringConvertible {
         // No following a link someone planted; the mode set before any byte goes in, since open's
         // mode applies only to a file it creates.
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
-        guard descriptor >= 0 else { throw .fromErrno(operation: "write", target: path) }
+        try posixCheck(Int(descriptor), "write", target: path)
         defer { close(descriptor) }
-        guard fchmod(descriptor, mode) == 0 else { throw .fromErrno(operation: "write", target: path) }
+        try posixCheck(Int(fchmod(descriptor, mode)), "write", target: path)
         let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-        guard written == bytes.count else { throw .fromErrno(operation: "write", target: path) }
+        try posixCheck(bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }, expected: bytes.count, "write", target: path)
     }
 }

@@ -18,7 +18,7 @@ public struct SHA256: ~Copyable {
 
     /// A hash of nothing yet; `update` it, then `finalize`.
     public init() {
-        guard let context = EVP_MD_CTX_new(), EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1 else {
+        guard let context = EVP_MD_CTX_new(), openSSLSucceeded(EVP_DigestInit_ex(context, EVP_sha256(), nil)) else {
             fatalError("OpenSSL could not start a SHA-256 digest (out of memory)")
         }
         self.context = context

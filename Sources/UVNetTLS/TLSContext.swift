@@ -51,10 +51,9 @@ public final class TLSContext: @unchecked Sendable {  // no stored property chan
                 SSL_CTX_set_verify(raw, SSL_VERIFY_NONE, nil)
             }
             if !protocolList.isEmpty {
-                // This one call answers 0 for success.
-                guard SSL_CTX_set_alpn_protos(raw, protocolList.baseAddress, UInt32(protocolList.count)) == 0 else {
-                    throw openSSLError(.configuration, "set ALPN protocols", fallback: "bad protocol names")
-                }
+                try openSSLCheck(
+                    SSL_CTX_set_alpn_protos(raw, protocolList.baseAddress, UInt32(protocolList.count)), "set ALPN protocols",
+                    reason: .configuration, success: .zero, fallback: "bad protocol names")
             }
         case .server:
             guard configuration.certificateChain != nil, configuration.privateKey != nil else {
@@ -160,7 +159,7 @@ public final class TLSContext: @unchecked Sendable {  // no stored property chan
 
     /// OpenSSL says only "system lib" for a file it cannot open: say what the system said.
     private static func checkReadable(_ path: String, _ operation: String) throws(TLSError) {
-        if access(path, R_OK) != 0 { throw .fromErrno(operation: operation, target: path) }
+        try posixCheck(Int(access(path, R_OK)), operation, target: path)
     }
 
     /// ALPN names as the wire carries them: each prefixed by its length.

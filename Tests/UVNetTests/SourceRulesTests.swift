@@ -1,5 +1,6 @@
-// Rules about UVNet's source and API that no other test sees: libuv return codes pass through one
-// choke point (Internals/Check.swift), so every failure becomes a UVError naming what failed; and the
+// Rules about UVNet's source and API that no other test sees: libuv, POSIX and OpenSSL return codes
+// pass through one choke point per library (UVNet's Internals/Check.swift, UVNetTLS's
+// Internals/OpenSSLCheck.swift), so every failure becomes an error naming what failed; and the
 // calls that block their thread are refused in async code, by the compiler.
 import Foundation
 import Glibc
@@ -13,27 +14,44 @@ struct SourceRulesTests {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Sources/UVNet")
 
-    /// A line that compares a return code or a status by hand.
-    private static let comparison = try! NSRegularExpression(
-        pattern: #"\b(rc|status)\s*(==|!=|<|>|<=|>=)|UV_E[A-Z_]+\.rawValue\s*(==|!=)|(==|!=)\s*UV_E[A-Z_]+\.rawValue"#)
+    /// Each library with its choke point: the one file that may compare a return code by hand.
+    private static let libraries = [("UVNet", "Check.swift"), ("UVNetTLS", "OpenSSLCheck.swift")]
 
-    @Test("no file but the choke point compares a libuv return code by hand")
+    /// A line that compares a return code or a status by hand: a variable named for one, a libuv error
+    /// constant, or a C call's result (a snake_case name, or a POSIX call) against a number.
+    private static let comparison = try! NSRegularExpression(
+        pattern: #"\b(rc|status)\s*(==|!=|<|>|<=|>=)|UV_E[A-Z_]+\.rawValue\s*(==|!=)|(==|!=)\s*UV_E[A-Z_]+\.rawValue|\b([A-Za-z0-9]*_[A-Za-z0-9_]*|stat|access|open|close|dup|fchmod|chmod|unlink|listen|bind|connect|setsockopt|getsockopt|write|read)\((?:[^()]|\([^()]*\))*\)\s*(==|!=|<=|>=|<|>)\s*-?[0-9]"#)
+
+    /// The calls whose result is an answer (a flag, a count), not a success or a failure.
+    private static let answers: Set<String> = [
+        "uv_run", "uv_is_closing", "uv_is_active", "uv_has_ref", "uv_pipe_pending_count",
+        "BIO_ctrl_pending", "SSL_pending", "SSL_is_init_finished", "CRYPTO_memcmp",
+    ]
+
+    @Test("no file but a library's choke point compares a libuv, POSIX or OpenSSL return code by hand")
     func returnCodesPassTheChokePoint() throws {
-        let files = FileManager.default.enumerator(at: Self.sources, includingPropertiesForKeys: nil)!
-            .compactMap { $0 as? URL }
-            .filter { $0.pathExtension == "swift" && $0.lastPathComponent != "Check.swift" }
-        #expect(files.count > 10, "found no sources under \(Self.sources.path)")
         var offenders: [String] = []
-        for file in files {
-            for (number, line) in try String(contentsOf: file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                let code = String(line.split(separator: "//", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
-                let range = NSRange(code.startIndex..., in: code)
-                if Self.comparison.firstMatch(in: code, range: range) != nil {
-                    offenders.append("\(file.lastPathComponent):\(number + 1): \(line.trimmingCharacters(in: .whitespaces))")
+        for (library, chokePoint) in Self.libraries {
+            let folder = Self.sources.deletingLastPathComponent().appendingPathComponent(library)
+            let files = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil)!
+                .compactMap { $0 as? URL }
+                .filter { $0.pathExtension == "swift" && $0.lastPathComponent != chokePoint }
+            #expect(files.count > 5, "found no sources under \(folder.path)")
+            for file in files {
+                for (number, line) in try String(contentsOf: file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                    let code = String(line.split(separator: "//", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+                    let range = NSRange(code.startIndex..., in: code)
+                    let matches = Self.comparison.matches(in: code, range: range).filter { match in
+                        let call = match.range(at: 5)
+                        return call.location == NSNotFound || !Self.answers.contains((code as NSString).substring(with: call))
+                    }
+                    if !matches.isEmpty {
+                        offenders.append("\(library)/\(file.lastPathComponent):\(number + 1): \(line.trimmingCharacters(in: .whitespaces))")
+                    }
                 }
             }
         }
-        #expect(offenders.isEmpty, "compare return codes through uvCheck:\n\(offenders.joined(separator: "\n"))")
+        #expect(offenders.isEmpty, "compare return codes through the choke point:\n\(offenders.joined(separator: "\n"))")
     }
 
     @Test("the calls that block their thread are flagged by the compiler in async code")

@@ -54,3 +54,10 @@ func uvRequire(_ rc: CInt, _ operation: @autoclosure () -> String) {
 func uvSucceeded(_ rc: CInt) -> Bool {
     rc >= 0
 }
+
+/// Whether a POSIX call that answers 0 for success (-1 or an error number otherwise) succeeded, for
+/// the few where failure is an answer, not an error to report (no file there; no such service).
+@inline(__always)
+func posixSucceeded(_ rc: CInt) -> Bool {
+    rc == 0
+}

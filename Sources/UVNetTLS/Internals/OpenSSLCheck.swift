@@ -1,15 +1,48 @@
-// The one choke point where OpenSSL's return codes and error queue become TLSErrors: no other file
-// reads the error queue, and every call that can fail leaves it empty behind it.
+// The one choke point where OpenSSL's return codes and error queue, and the system calls UVNetTLS
+// makes, become TLSErrors: no other file compares a return code by hand (a test checks it) or reads
+// the error queue, and every call that can fail leaves the queue empty behind it.
 import COpenSSL
+import Glibc
 
-/// Throws a `TLSError` naming `operation` (and `target`) unless `rc` is 1, OpenSSL's success; the
-/// detail is the first reason on OpenSSL's error queue, which is emptied.
+/// What an OpenSSL call answers for success: 1 for most, a positive length for a few (`X509_sign`),
+/// 0 for one (`SSL_CTX_set_alpn_protos`).
+enum OpenSSLSuccess {
+    case one, positive, zero
+}
+
+/// Throws a `TLSError` naming `operation` (and `target`) unless `rc` is the call's success; the
+/// detail is the first reason on OpenSSL's error queue (or `fallback`), which is emptied.
 @inline(__always)
 func openSSLCheck(
     _ rc: CInt, _ operation: @autoclosure () -> String, target: @autoclosure () -> String? = nil,
-    reason: TLSError.Reason = .internalError
+    reason: TLSError.Reason = .internalError, success: OpenSSLSuccess = .one, fallback: String? = nil
 ) throws(TLSError) {
-    if rc != 1 { throw openSSLError(reason, operation(), target: target()) }
+    let succeeded = switch success {
+    case .one: rc == 1
+    case .positive: rc > 0
+    case .zero: rc == 0
+    }
+    if !succeeded { throw openSSLError(reason, operation(), target: target(), fallback: fallback) }
+}
+
+/// Whether an OpenSSL call answered 1, for the few where failure is an answer, not an error (a name
+/// that is not an IP address).
+@inline(__always)
+func openSSLSucceeded(_ rc: CInt) -> Bool {
+    rc == 1
+}
+
+/// The count an `SSL_read`, `SSL_write` or `SSL_do_handshake` answered when positive (bytes moved;
+/// 1, done), or nil when `SSL_get_error` must say why it stopped.
+@inline(__always)
+func openSSLProgress(_ rc: CInt) -> Int? {
+    rc > 0 ? Int(rc) : nil
+}
+
+/// Throws a `.configuration` error naming what the system said (`errno`) when a system call that
+/// answers -1 (or a short count) failed: a file that cannot be read or written.
+func posixCheck(_ result: Int, expected: Int? = nil, _ operation: String, target: String) throws(TLSError) {
+    if result < 0 || (expected != nil && result != expected) { throw .fromErrno(operation: operation, target: target) }
 }
 
 /// The object an OpenSSL call made, or a `TLSError` when it made none (see `openSSLCheck`).

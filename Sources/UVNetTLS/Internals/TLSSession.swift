@@ -80,7 +80,7 @@ final class TLSSession {
     /// `X509_VERIFY_PARAM_set1_ip_asc` and `SSL_set_tlsext_host_name`.
     private func expect(_ serverName: String) throws(TLSError) {
         let name = serverName.hasPrefix("[") && serverName.hasSuffix("]") ? String(serverName.dropFirst().dropLast()) : serverName
-        let isAddress = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) == 1
+        let isAddress = openSSLSucceeded(X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name))
         clearOpenSSLErrors()  // the address parse fails for every host name: not an error
         guard !isAddress else { return }
         try openSSLCheck(SSL_set1_host(ssl, name), "set the expected host name", target: name)
@@ -125,7 +125,7 @@ final class TLSSession {
     func handshake() -> Outcome {
         clearOpenSSLErrors()
         let rc = SSL_do_handshake(ssl)
-        return rc == 1 ? .done : outcome(of: rc, during: "TLS handshake with")
+        return openSSLProgress(rc) != nil ? .done : outcome(of: rc, during: "TLS handshake with")
     }
 
     /// Decrypts into `buffer`. The corresponding C function is `SSL_read`.
@@ -133,7 +133,7 @@ final class TLSSession {
     func read(into buffer: UnsafeMutableRawBufferPointer) -> Outcome {
         clearOpenSSLErrors()
         let rc = SSL_read(ssl, buffer.baseAddress, Int32(clamping: buffer.count))
-        return rc > 0 ? .read(Int(rc)) : outcome(of: rc, during: "read from")
+        return openSSLProgress(rc).map { .read($0) } ?? outcome(of: rc, during: "read from")
     }
 
     /// Encrypts `plaintext` whole into the output buffer. The corresponding C function is `SSL_write`.
@@ -143,13 +143,13 @@ final class TLSSession {
         while let base = rest.baseAddress, !rest.isEmpty {
             clearOpenSSLErrors()
             let rc = SSL_write(ssl, base, Int32(clamping: rest.count))
-            guard rc > 0 else {
+            guard let written = openSSLProgress(rc) else {
                 // A memory BIO takes everything and renegotiation is off, so only a failure stops a
                 // write; should OpenSSL ever say otherwise, the rest must not be dropped quietly.
                 if case .failed(let error) = outcome(of: rc, during: "write to") { return .failed(error) }
                 return .failed(TLSError(.internalError, operation: "write to", detail: "OpenSSL took \(plaintext.count - rest.count) of \(plaintext.count) bytes"))
             }
-            rest = UnsafeRawBufferPointer(rebasing: rest[Int(rc)...])
+            rest = UnsafeRawBufferPointer(rebasing: rest[written...])
         }
         return .done
     }
@@ -157,7 +157,8 @@ final class TLSSession {
     /// Queues close_notify in the output buffer. The corresponding C function is `SSL_shutdown`.
     func sendCloseNotify() {
         clearOpenSSLErrors()
-        if SSL_shutdown(ssl) < 0 { clearOpenSSLErrors() }  // after a fatal error there is nothing to say
+        _ = SSL_shutdown(ssl)
+        clearOpenSSLErrors()  // after a fatal error there is nothing to say
     }
 
     private func outcome(of rc: CInt, during operation: String) -> Outcome {
