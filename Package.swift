@@ -84,8 +84,8 @@ let package = Package(
         ),
         .testTarget(
             name: "uvdemoTests",
-            // UVNetTLS makes the certificates the TLS tests serve, at run time.
-            dependencies: ["uvdemo", "UVNetTLS"],
+            // The test support makes the certificates the TLS tests serve, at run time.
+            dependencies: ["uvdemo", "UVNetTLS", "UVNetTestSupport"],
             // The libFuzzer entry and its seed corpus are built only by scripts/fuzz.
             exclude: ["Fuzz"]
         ),

@@ -23,14 +23,30 @@ public final class TestCertificates: Sendable {
         try authority.issue(for: ["localhost", "127.0.0.1", "::1"]).write(certificateTo: certificateFile, privateKeyTo: keyFile)
     }
 
-    /// Writes a certificate and key for `names` (valid over `validity`, or self-signed) as NAME.pem and
-    /// NAME.key, and returns their paths.
-    public func issue(_ name: String, for names: [String], validity: ClosedRange<Duration>? = nil, selfSigned: Bool = false)
-        throws -> (certificate: String, key: String)
-    {
-        let issued = selfSigned
-            ? try CertificateAuthority.selfSigned(for: names)
-            : try authority.issue(for: names, validity: validity ?? .seconds(-3600)...(.seconds(86_400)))
+    /// The server's certificate chain and key, as `issue` returns them.
+    public var server: (chain: String, key: String) { (certificateFile, keyFile) }
+
+    /// Who signs what `issue` makes.
+    public enum Issuer: Sendable {
+        /// This directory's CA, which `caFile` holds.
+        case testAuthority
+        /// The certificate itself: self-signed.
+        case itself
+        /// A CA made for the one certificate, which nobody trusts.
+        case unknownAuthority
+    }
+
+    /// Writes a certificate and key for `names` (valid over `validity`, signed by `issuer`) as NAME.pem
+    /// and NAME.key, and returns their paths.
+    public func issue(
+        _ name: String, for names: [String], validity: ClosedRange<Duration> = .seconds(-3600)...(.seconds(86_400)),
+        issuer: Issuer = .testAuthority
+    ) throws -> (chain: String, key: String) {
+        let issued = switch issuer {
+        case .testAuthority: try authority.issue(for: names, validity: validity)
+        case .itself: try CertificateAuthority.selfSigned(for: names)
+        case .unknownAuthority: try CertificateAuthority(name: "nobody's CA").issue(for: names, validity: validity)
+        }
         let paths = (directory + "/\(name).pem", directory + "/\(name).key")
         try issued.write(certificateTo: paths.0, privateKeyTo: paths.1)
         return paths
@@ -52,13 +68,20 @@ public final class TestCertificates: Sendable {
     }
 
     deinit {
-        if let entries = opendir(directory) {
+        Self.remove(directory)
+    }
+
+    /// Removes `path` and, for a directory, everything below it (a test may keep its files here too).
+    private static func remove(_ path: String) {
+        if let entries = opendir(path) {
             while let entry = readdir(entries) {
                 let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-                if name != "." && name != ".." { unlink(directory + "/" + name) }
+                if name != "." && name != ".." { remove(path + "/" + name) }
             }
             closedir(entries)
+            rmdir(path)
+        } else {
+            unlink(path)
         }
-        rmdir(directory)
     }
 }

@@ -10,13 +10,13 @@ struct TLSPolicyTests {
     /// A server requiring client certificates from the test CA, and a client presenting `identity`
     /// (or none): what each side ended with.
     private func exchange(
-        presenting identity: (certificate: String, key: String)?, _ certificates: TestCertificates
+        presenting identity: (chain: String, key: String)?, _ certificates: TestCertificates
     ) throws -> (server: Result<String, TLSError>, client: Result<String, TLSError>) {
         var serverConfiguration = TLSConfiguration.server(
             certificateChain: certificates.certificateFile, privateKey: certificates.keyFile)
         serverConfiguration.clientCertificates = .required(trustRoots: .file(certificates.caFile))
         var clientConfiguration = TLSConfiguration.client(trustRoots: .file(certificates.caFile))
-        clientConfiguration.certificateChain = identity?.certificate
+        clientConfiguration.certificateChain = identity?.chain
         clientConfiguration.privateKey = identity?.key
         let serverContext = try TLSContext(serverConfiguration)
         let clientContext = try TLSContext(clientConfiguration)
@@ -79,7 +79,7 @@ struct TLSPolicyTests {
     @Test("a client certificate from another CA: the server refuses it as untrusted, the client hears it was refused")
     func untrusted() throws {
         let certificates = try TestCertificates()
-        let identity = try certificates.issue("stranger", for: ["client.test"], selfSigned: true)
+        let identity = try certificates.issue("stranger", for: ["client.test"], issuer: .itself)
         let (server, client) = try exchange(presenting: identity, certificates)
         #expect(throws: TLSError(.untrustedCertificate, operation: "")) { try server.get() }
         #expect(throws: TLSError(.certificateRefused, operation: "")) { try client.get() }

@@ -2,15 +2,16 @@
 // Python's ssl module. Every certificate is made at run time; everything stays on loopback.
 import Foundation
 import Testing
+import UVNetTestSupport
 
 @Suite("fetch https://")
 struct FetchTLSDemoTests {
-    let certificates: DemoCertificates
+    let certificates: TestCertificates
     let root: URL
 
     init() throws {
-        certificates = try DemoCertificates()
-        root = certificates.directory.appendingPathComponent("root")
+        certificates = try TestCertificates()
+        root = URL(fileURLWithPath: certificates.directory).appendingPathComponent("root")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         try Data(Self.text.utf8).write(to: root.appendingPathComponent("small.txt"))
     }
@@ -37,7 +38,7 @@ struct FetchTLSDemoTests {
             default: try certificates.issue(name, for: ["localhost"], issuer: .unknownAuthority)
             }
         let server = try OpenSSLServer(root: root, certificate: served)
-        let refused = try Demo.run(["fetch", "--cacert", certificates.ca, server.url("small.txt")])
+        let refused = try Demo.run(["fetch", "--cacert", certificates.caFile, server.url("small.txt")])
         #expect(refused.status == 3)
         #expect(refused.stderr == "uvdemo: TLS handshake with localhost: \(reason)\n")
         #expect(refused.stdout == "")
@@ -59,7 +60,7 @@ struct FetchTLSDemoTests {
     func oldProtocol(version: String) throws {
         let server = try OpenSSLServer(
             root: root, certificate: certificates.server, options: [version, "-cipher", "DEFAULT@SECLEVEL=0"])
-        let refused = try Demo.run(["fetch", "--cacert", certificates.ca, server.url("small.txt")])
+        let refused = try Demo.run(["fetch", "--cacert", certificates.caFile, server.url("small.txt")])
         #expect(refused.status == 3)
         #expect(refused.stderr.hasPrefix("uvdemo: TLS handshake with localhost: no TLS version in common (TLS 1.2 at least)"), "\(refused.stderr)")
     }
@@ -68,17 +69,17 @@ struct FetchTLSDemoTests {
     func largeFiles() throws {
         let big = patternData(100 << 20, seed: 3)
         try big.write(to: root.appendingPathComponent("big.bin"))
-        let saved = certificates.directory.appendingPathComponent("saved.bin")
+        let saved = URL(fileURLWithPath: certificates.directory).appendingPathComponent("saved.bin")
 
         let openssl = try OpenSSLServer(root: root, certificate: certificates.server)
-        let fromOpenSSL = try Demo.run(["fetch", "-s", "--cacert", certificates.ca, openssl.url("big.bin"), "-o", saved.path], timeout: 120)
+        let fromOpenSSL = try Demo.run(["fetch", "-s", "--cacert", certificates.caFile, openssl.url("big.bin"), "-o", saved.path], timeout: 120)
         #expect(fromOpenSSL.status == 0, "\(fromOpenSSL.stderr)")
         #expect(try Data(contentsOf: saved) == big)
 
         let nginx = try Nginx(certificate: certificates.server)
         try nginx.write(big, to: "big.bin")
         let fromNginx = try Demo.run(
-            ["fetch", "-v", "--cacert", certificates.ca, "https://localhost:\(nginx.port)/big.bin", "-o", saved.path], timeout: 120)
+            ["fetch", "-v", "--cacert", certificates.caFile, "https://localhost:\(nginx.port)/big.bin", "-o", saved.path], timeout: 120)
         #expect(fromNginx.status == 0, "\(fromNginx.stderr)")
         #expect(try Data(contentsOf: saved) == big)
         #expect(fromNginx.stderr.contains("TLS: TLSv1.3, "), "\(fromNginx.stderr)")
@@ -92,7 +93,7 @@ struct FetchTLSDemoTests {
         try nginx.write(Data(Self.text.utf8), to: "small.txt")
         let plain = try Nginx(locations: "location = /to-tls { return 301 https://localhost:\(nginx.port)/to-plain?port=$server_port; }")
         try plain.write(Data(Self.text.utf8), to: "small.txt")
-        let fetched = try Demo.run(["fetch", "-v", "--cacert", certificates.ca, "\(plain.url)/to-tls"])
+        let fetched = try Demo.run(["fetch", "-v", "--cacert", certificates.caFile, "\(plain.url)/to-tls"])
         #expect(fetched.status == 0, "\(fetched.stderr)")
         #expect(fetched.stdout == Self.text)
         #expect(fetched.stderr.contains("redirected to https://localhost:\(nginx.port)/to-plain?port=\(plain.port)"), "\(fetched.stderr)")
@@ -125,15 +126,15 @@ struct FetchTLSDemoTests {
     @Test("a body ended by a close without close_notify is a failure (exit 3), -o untouched; a sized body completes")
     func truncation() throws {
         let server = try PythonPeer(Self.truncatingServer, arguments: [certificates.server.chain, certificates.server.key])
-        let kept = certificates.directory.appendingPathComponent("kept.txt")
+        let kept = URL(fileURLWithPath: certificates.directory).appendingPathComponent("kept.txt")
         try Data("what was there\n".utf8).write(to: kept)
-        let cut = try Demo.run(["fetch", "--cacert", certificates.ca, "https://localhost:\(server.port)/cut", "-o", kept.path])
+        let cut = try Demo.run(["fetch", "--cacert", certificates.caFile, "https://localhost:\(server.port)/cut", "-o", kept.path])
         #expect(cut.status == 3)
         #expect(cut.stderr.contains("localhost"), "\(cut.stderr)")
         #expect(cut.stderr.contains("peer sent no close_notify"), "\(cut.stderr)")
         #expect(try String(contentsOf: kept, encoding: .utf8) == "what was there\n")
 
-        let sized = try Demo.run(["fetch", "--cacert", certificates.ca, "https://localhost:\(server.port)/sized"])
+        let sized = try Demo.run(["fetch", "--cacert", certificates.caFile, "https://localhost:\(server.port)/sized"])
         #expect(sized.status == 0, "\(sized.stderr)")
         #expect(sized.stdout == "hello")
     }
@@ -141,10 +142,10 @@ struct FetchTLSDemoTests {
 
 @Suite("serve and echo-server over TLS")
 struct ServeTLSDemoTests {
-    let certificates: DemoCertificates
+    let certificates: TestCertificates
 
     init() throws {
-        certificates = try DemoCertificates()
+        certificates = try TestCertificates()
     }
 
     private func start(_ arguments: [String]) throws -> (Demo, Int) {
@@ -155,30 +156,30 @@ struct ServeTLSDemoTests {
     @Test("serve answers curl, Python's ssl and openssl s_client over HTTPS, with ALPN http/1.1")
     func serve() throws {
         let file = patternData(1 << 20, seed: 5)
-        try file.write(to: certificates.directory.appendingPathComponent("file.bin"))
-        let (server, port) = try start(["serve", "--root", certificates.directory.path])
+        try file.write(to: URL(fileURLWithPath: certificates.directory).appendingPathComponent("file.bin"))
+        let (server, port) = try start(["serve", "--root", certificates.directory])
         defer { server.signal(SIGTERM) }
         let url = "https://localhost:\(port)/file.bin"
 
-        let curl = try Demo.shell("curl -sS --cacert '\(certificates.ca)' -w '%{http_code}' -o /dev/stdout '\(url)' | tail -c 3")
+        let curl = try Demo.shell("curl -sS --cacert '\(certificates.caFile)' -w '%{http_code}' -o /dev/stdout '\(url)' | tail -c 3")
         #expect(curl.stdout == "200", "\(curl.stderr)")
-        let saved = certificates.directory.appendingPathComponent("curl.bin")
-        _ = try Demo.shell("curl -sS --cacert '\(certificates.ca)' -o '\(saved.path)' '\(url)'")
+        let saved = URL(fileURLWithPath: certificates.directory).appendingPathComponent("curl.bin")
+        _ = try Demo.shell("curl -sS --cacert '\(certificates.caFile)' -o '\(saved.path)' '\(url)'")
         #expect(try Data(contentsOf: saved) == file)
 
         let viaPython = try python("""
             import ssl, sys, urllib.request, hashlib
             context = ssl.create_default_context(cafile=sys.argv[1])
             print(hashlib.sha256(urllib.request.urlopen(sys.argv[2], context=context).read()).hexdigest())
-            """, [certificates.ca, url])
+            """, [certificates.caFile, url])
         let expected = try python("import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], 'rb').read()).hexdigest())",
-                                  [certificates.directory.appendingPathComponent("file.bin").path])
+                                  [URL(fileURLWithPath: certificates.directory).appendingPathComponent("file.bin").path])
         #expect(viaPython.stdout == expected.stdout && !expected.stdout.isEmpty, "\(viaPython.stderr)")
 
         let sClient = try Demo.shell("""
             printf 'HEAD /file.bin HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' | \
             openssl s_client -connect 127.0.0.1:\(port) -servername localhost -verify_hostname localhost \
-            -CAfile '\(certificates.ca)' -verify_return_error -alpn http/1.1 -ign_eof 2>&1
+            -CAfile '\(certificates.caFile)' -verify_return_error -alpn http/1.1 -ign_eof 2>&1
             """)
         #expect(sClient.stdout.contains("Verify return code: 0 (ok)"), "\(sClient.stdout)")
         #expect(sClient.stdout.contains("ALPN protocol: http/1.1"), "\(sClient.stdout)")
@@ -213,16 +214,16 @@ struct ServeTLSDemoTests {
     func echo(api: String) throws {
         let (server, port) = try start(["echo-server", "--api", api])
         defer { server.signal(SIGTERM) }
-        let clients = try python(Self.pythonEchoClient, ["\(port)", "4", certificates.ca])
+        let clients = try python(Self.pythonEchoClient, ["\(port)", "4", certificates.caFile])
         #expect(clients.stdout == "same same same same\n", "\(clients.stderr)")
 
         let sClient = try Demo.shell("""
             (printf 'hello over tls\\n'; sleep 1) | timeout 10 openssl s_client -quiet -no_ign_eof -connect 127.0.0.1:\(port) \
-            -verify_hostname localhost -CAfile '\(certificates.ca)' -verify_return_error 2>/dev/null
+            -verify_hostname localhost -CAfile '\(certificates.caFile)' -verify_return_error 2>/dev/null
             """)
         #expect(sClient.stdout == "hello over tls\n")
 
-        let client = try Demo.run(["echo-client", "--tls", "--cacert", certificates.ca, "--host", "localhost", "--port", "\(port)", "a", "b"])
+        let client = try Demo.run(["echo-client", "--tls", "--cacert", certificates.caFile, "--host", "localhost", "--port", "\(port)", "a", "b"])
         #expect(client.status == 0, "\(client.stderr)")
         #expect(client.stdout == "a\nb\n")
     }
@@ -245,13 +246,13 @@ struct ServeTLSDemoTests {
 
         let renegotiation = try Demo.shell("""
             (printf 'before\\n'; sleep 0.5; printf 'R\\n'; sleep 1) | timeout 10 openssl s_client -tls1_2 -connect 127.0.0.1:\(port) \
-            -CAfile '\(certificates.ca)' 2>&1
+            -CAfile '\(certificates.caFile)' 2>&1
             """)
         #expect(renegotiation.stdout.contains("before\n"), "\(renegotiation.stdout)")
         #expect(renegotiation.stdout.contains("RENEGOTIATING"), "\(renegotiation.stdout)")
         #expect(renegotiation.stdout.contains("no renegotiation"), "\(renegotiation.stdout)")
 
-        let client = try Demo.run(["echo-client", "--tls", "--cacert", certificates.ca, "--port", "\(port)", "still here"])
+        let client = try Demo.run(["echo-client", "--tls", "--cacert", certificates.caFile, "--port", "\(port)", "still here"])
         #expect(client.stdout == "still here\n", "\(client.stderr)")
     }
 
@@ -263,7 +264,7 @@ struct ServeTLSDemoTests {
         let missing = try Demo.run(["serve", "--tls-cert", certificates.server.chain, "--tls-key", "/nonexistent/key.pem"])
         #expect(missing.status == 2)
         #expect(missing.stderr == "uvdemo: load private key from /nonexistent/key.pem: no such file or directory\n", "\(missing.stderr)")
-        let stray = try Demo.run(["echo-client", "--cacert", certificates.ca, "hi"])
+        let stray = try Demo.run(["echo-client", "--cacert", certificates.caFile, "hi"])
         #expect(stray.status == 2)
         #expect(stray.stderr.contains("--cacert, --insecure and --cert go with --tls"), "\(stray.stderr)")
     }

@@ -4,16 +4,17 @@
 // server that requires client certificates, and the clients that present one.
 import Foundation
 import Testing
+import UVNetTestSupport
 
 @Suite("TLS profiles and mutual TLS")
 struct TLSPolicyDemoTests {
-    let certificates: DemoCertificates
+    let certificates: TestCertificates
     /// An RSA certificate for localhost, made by the openssl command (the test CA makes P-256 keys).
     let rsa: (chain: String, key: String)
 
     init() throws {
-        certificates = try DemoCertificates()
-        rsa = (certificates.directory.appendingPathComponent("rsa.pem").path, certificates.directory.appendingPathComponent("rsa.key").path)
+        certificates = try TestCertificates()
+        rsa = (URL(fileURLWithPath: certificates.directory).appendingPathComponent("rsa.pem").path, URL(fileURLWithPath: certificates.directory).appendingPathComponent("rsa.key").path)
         let made = try Demo.shell("""
             openssl req -x509 -newkey rsa:2048 -nodes -keyout '\(rsa.key)' -out '\(rsa.chain)' -subj /CN=localhost -days 1 2>&1
             """)
@@ -39,7 +40,7 @@ struct TLSPolicyDemoTests {
     private func echoed(_ port: Int, _ options: String) throws -> String {
         try Demo.shell("""
             (printf 'hello\\n'; sleep 1) | timeout 10 openssl s_client -quiet -no_ign_eof -connect 127.0.0.1:\(port) \
-            -CAfile '\(certificates.ca)' \(options) 2>/dev/null
+            -CAfile '\(certificates.caFile)' \(options) 2>/dev/null
             """).stdout
     }
 
@@ -85,10 +86,10 @@ struct TLSPolicyDemoTests {
 
     @Test("echo-server --tls-client-ca: a client certificate from that CA is served; none, or another CA's, is refused with its reason")
     func mutualEcho() throws {
-        let (server, port) = try echoServer(certificates.server.chain, certificates.server.key, ["--tls-client-ca", certificates.ca])
+        let (server, port) = try echoServer(certificates.server.chain, certificates.server.key, ["--tls-client-ca", certificates.caFile])
         let client = try certificates.issue("client", for: ["client.test"])
         let stranger = try certificates.issue("stranger", for: ["client.test"], issuer: .unknownAuthority)
-        let common = ["echo-client", "--tls", "--cacert", certificates.ca, "--host", "localhost", "--port", "\(port)"]
+        let common = ["echo-client", "--tls", "--cacert", certificates.caFile, "--host", "localhost", "--port", "\(port)"]
 
         let served = try Demo.run(common + ["--cert", client.chain, "--key", client.key, "hello"])
         #expect(served.status == 0, "\(served.stderr)")
@@ -112,9 +113,9 @@ struct TLSPolicyDemoTests {
         #expect(try handshake(port, "-tls1_2") == "refused")
 
         // A TLS 1.2 session resumes (a server that verifies clients needs a session context for that).
-        let session = certificates.directory.appendingPathComponent("session").path
+        let session = URL(fileURLWithPath: certificates.directory).appendingPathComponent("session").path
         let resumed = try Demo.shell("""
-            identity="-tls1_2 -cert '\(client.chain)' -key '\(client.key)' -CAfile '\(certificates.ca)'"
+            identity="-tls1_2 -cert '\(client.chain)' -key '\(client.key)' -CAfile '\(certificates.caFile)'"
             eval timeout 10 openssl s_client -connect 127.0.0.1:\(port) $identity -sess_out '\(session)' </dev/null >/dev/null 2>&1
             eval timeout 10 openssl s_client -connect 127.0.0.1:\(port) $identity -sess_in '\(session)' </dev/null 2>&1
             """)
@@ -128,27 +129,27 @@ struct TLSPolicyDemoTests {
 
     @Test("serve --tls-client-ca with fetch --cert: served with the certificate, refused without")
     func mutualHTTPS() throws {
-        let root = certificates.directory.appendingPathComponent("root")
+        let root = URL(fileURLWithPath: certificates.directory).appendingPathComponent("root")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         try Data("for clients we know\n".utf8).write(to: root.appendingPathComponent("note.txt"))
         let server = try Demo([
             "serve", "--root", root.path, "--port", "0", "--tls-cert", certificates.server.chain,
-            "--tls-key", certificates.server.key, "--tls-client-ca", certificates.ca,
+            "--tls-key", certificates.server.key, "--tls-client-ca", certificates.caFile,
         ])
         let port = try server.listeningPort()
         defer { server.signal(SIGTERM) }
         let client = try certificates.issue("client", for: ["client.test"])
         let url = "https://localhost:\(port)/note.txt"
 
-        let fetched = try Demo.run(["fetch", "--cacert", certificates.ca, "--cert", client.chain, "--key", client.key, url])
+        let fetched = try Demo.run(["fetch", "--cacert", certificates.caFile, "--cert", client.chain, "--key", client.key, url])
         #expect(fetched.status == 0, "\(fetched.stderr)")
         #expect(fetched.stdout == "for clients we know\n")
 
-        let refused = try Demo.run(["fetch", "--cacert", certificates.ca, url])
+        let refused = try Demo.run(["fetch", "--cacert", certificates.caFile, url])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("the server requires a client certificate"), "\(refused.stderr)")
 
-        let curl = try Demo.shell("curl -sS --cacert '\(certificates.ca)' --cert '\(client.chain)' --key '\(client.key)' \(url)")
+        let curl = try Demo.shell("curl -sS --cacert '\(certificates.caFile)' --cert '\(client.chain)' --key '\(client.key)' \(url)")
         #expect(curl.stdout == "for clients we know\n", "\(curl.stderr)")
     }
 }
