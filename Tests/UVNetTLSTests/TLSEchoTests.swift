@@ -33,7 +33,7 @@ struct TLSEchoTests {
                     try await sent
                     return (echoed, connection.protocolVersion)
                 }
-                server.close()
+                await server.close()
                 try await serving
                 return result
             }

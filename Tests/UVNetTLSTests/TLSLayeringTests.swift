@@ -156,7 +156,7 @@ struct TLSLayeringTests {
                     ended = "\(error)"
                 }
                 await client.close()
-                server.close()
+                await server.close()
                 try await serving
                 return (received == sent, ended)
             }

@@ -64,7 +64,7 @@ struct TLSConnectionRuleTests {
                 let received = LoopBound<[UInt8]>([], on: loop)
                 async let served: Void = listener.serve(onError: nil) { connection in
                     for try await chunk in connection.inbound() { received.value += chunk }
-                    listener.close()
+                    await listener.close()
                 }
                 let transport = try await TCPConnection.connect(host: "127.0.0.1", port: port, on: loop)
                 let client = try TLSConnection(over: transport, context: context, serverName: "localhost")
@@ -126,7 +126,7 @@ struct TLSWriteWatermarkTests {
                     if received % (1 << 20) < bytes.count { try await loop.sleep(for: .milliseconds(2)) }  // a slow reader
                 }
                 await client.close()
-                server.close()
+                await server.close()
                 return (received, intact)
             }
             #expect(received == total)

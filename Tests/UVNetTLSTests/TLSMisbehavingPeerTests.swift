@@ -70,7 +70,7 @@ struct TLSMisbehavingPeerTests {
                     }
                     return String(decoding: echoed, as: UTF8.self)
                 }
-                server.close()
+                await server.close()
                 return (silentEnd, garbageEnd, echoed)
             }
             #expect(silentEnd == "eof")

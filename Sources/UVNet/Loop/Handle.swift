@@ -11,7 +11,7 @@ import CUV
 /// and property checks that it runs on that thread and traps, naming the method and both threads,
 /// when it does not (release builds too). From other threads use the async API, which goes to the
 /// loop's thread by itself, or `loop.execute { … }`.
-public class Handle: @unchecked Sendable {  // every member checks the loop's thread (`checkThread`) before touching state
+public class Handle: LoopClosable, @unchecked Sendable {  // every member checks the loop's thread (`checkThread`) before touching state
     /// Where a handle is in its life.
     public enum State: Sendable {
         case open, closing, closed
@@ -174,17 +174,6 @@ public class Handle: @unchecked Sendable {  // every member checks the loop's th
         Unmanaged<T>.fromOpaque(handle.pointee.data)._withUnsafeGuaranteedRef { this in
             body(this)
             this.loop.jobs.drainIfNeeded()
-        }
-    }
-}
-
-extension Handle {
-    /// Closes the handle and returns once libuv has let go of it (see `close(_:)`), from any thread. It
-    /// closes even in a canceled task: cleanup must not be skipped, and a close always completes, quickly.
-    public func close() async {
-        await withUnsafeContinuation { (done: UnsafeContinuation<Void, Never>) in
-            // Refused only by a closed loop, which has closed every handle: nothing is left to wait for.
-            if !loop.runOnLoopThread({ [self] in close { done.resume() } }) { done.resume() }
         }
     }
 }

@@ -7,7 +7,7 @@
 ///
 /// The callback requirements are the core; `inbound()`, `write(_:timeout:)` and `shutdown()` are
 /// built on them once, for every kind of stream.
-public protocol ByteStream: AnyObject, Sendable {
+public protocol ByteStream: AnyObject, LoopClosable {
     /// What reads, writes and shutdowns fail with: `UVError` for plain streams; TLS adds its own.
     associatedtype Failure: Error
 
@@ -214,15 +214,6 @@ extension ByteStream {
     /// wait leaves the shutdown under way.
     public func shutdown() async throws {
         try await loop.suspend({ [self] (wake: Wake<Void>) in shutdown { wake.resume($0.mapError { $0 }) } }, abandon: {})
-    }
-
-    /// Closes the stream and returns once it is closed (see `close(_:)`), from any thread. It closes
-    /// even in a canceled task: cleanup must not be skipped.
-    public func close() async {
-        await withUnsafeContinuation { (done: UnsafeContinuation<Void, Never>) in
-            // Refused only by a closed loop, which has closed every handle: nothing is left to wait for.
-            if !loop.runOnLoopThread({ [self] in close { done.resume() } }) { done.resume() }
-        }
     }
 
     /// Runs `body` with `stream`, then closes it, whichever way `body` ends.

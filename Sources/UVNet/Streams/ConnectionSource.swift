@@ -11,7 +11,7 @@
 ///     }
 /// }
 /// ```
-public protocol ConnectionSource: Sendable {
+public protocol ConnectionSource: LoopClosable {
     /// The kind of connection served.
     associatedtype Connection: ByteStream
 
