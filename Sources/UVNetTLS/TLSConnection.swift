@@ -36,16 +36,17 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     private var handshakeTimer: Timer?
     @exclusivity(unchecked)  // called on every read, only on the loop's thread
     private var onRead: ((ReadResult) -> Void)?
-    /// Reading stopped by `stopReading`: the handler is kept, for `endReading` to end it.
-    private var isReadingPaused = false
     private var isTransportReading = false
-    private var receivedCloseNotify = false
-    private var sentCloseNotify = false
     /// The first fatal error: the session is unusable after it, and every later call reports it.
     private var failure: (any Error)?
     /// Plaintext written before the handshake finished, sent once it has.
     private var waitingWrites: [(bytes: [UInt8], completion: Completion?)] = []
-    private var inbound: InboundBuffer?
+    /// Each direction's state (reading ends at the peer's close_notify; writing at ours) and
+    /// `inbound()`'s buffer, kept as every kind of stream keeps them.
+    // Unchecked: used on the loop's thread only, and its methods never call out (they return whom to
+    // tell), so no access can overlap another; the dynamic check would cost some 90 instructions a message.
+    @exclusivity(unchecked)
+    private var life = StreamLife<any Error>()
     private var isDeliveryScheduled = false
 
     /// Wraps `transport` (connected, not yet reading) for TLS as `context`'s role says. A client checks
@@ -213,16 +214,10 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     public func startReading(_ handler: @escaping (ReadResult) -> Void) {
         checkThread()
         if let failure { return handler(.failure(failure)) }
-        switch phase {
-        case .closed, .created:
-            return handler(.failure(UVError.badFileDescriptor.during("read from", target: peerName)))
-        case .established where receivedCloseNotify:
-            return handler(.failure(UVError.eof.during("read from", target: peerName)))
-        case .handshaking, .established:
-            break
-        }
+        let closed = UVError.badFileDescriptor.during("read from", target: peerName)
+        if phase == .created { return handler(.failure(closed)) }
+        if let end = life.startReading(closed: closed) { return handler(.failure(end)) }
         onRead = handler
-        isReadingPaused = false
         guard phase == .established else { return }  // the handshake reads already; plaintext follows it
         if session.hasInput { scheduleDelivery() }
         readTransport()
@@ -236,7 +231,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     /// Stops reading; what arrives meanwhile waits in the kernel (and in OpenSSL) until `startReading`.
     public func stopReading() {
         checkThread()
-        isReadingPaused = true
+        _ = life.pauseReading()
         if phase == .established { pauseTransport() }
     }
 
@@ -244,11 +239,9 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     /// async `inbound()` ends after what it holds).
     public func endReading() {
         checkThread()
-        guard phase == .established, let handler = onRead else { return }
-        onRead = nil
-        isReadingPaused = false
+        guard phase == .established else { return }
         pauseTransport()
-        handler(.failure(UVError.eof.during("read from", target: peerName)))
+        endReading(with: UVError.eof.during("read from", target: peerName))
     }
 
     private func readTransport() {
@@ -276,7 +269,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         if phase == .handshaking {
             stepHandshake()
             guard phase == .established else { return }
-            if onRead == nil || isReadingPaused {
+            if life.reading != .active {
                 if session.hasOutput { flushOutput(nil) }
                 return pauseTransport()
             }
@@ -289,7 +282,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     @inline(__always)
     private func deliverPlaintext() {
         let buffer = UnsafeMutableRawBufferPointer(start: loop.readBuffer, count: Loop.readBufferSize)
-        reading: while phase == .established, failure == nil, !isReadingPaused, let handler = onRead {
+        reading: while phase == .established, failure == nil, life.reading == .active, let handler = onRead {
             switch session.read(into: buffer) {
             case .read(let count):
                 handler(.success(UnsafeRawBufferPointer(start: buffer.baseAddress, count: count)))
@@ -311,16 +304,20 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         // Not from inside startReading: its caller does not expect its handler to run before it returns.
         try? loop.execute { [self] in  // a closed loop has closed the transport: nothing is left to deliver
             isDeliveryScheduled = false
-            if phase == .established, onRead != nil, !isReadingPaused, session.hasInput { deliverPlaintext() }
+            if phase == .established, life.reading == .active, session.hasInput { deliverPlaintext() }
         }
     }
 
     private func peerClosed() {
-        receivedCloseNotify = true
         pauseTransport()
-        let handler = onRead
+        endReading(with: UVError.eof.during("read from", target: peerName))
+    }
+
+    /// Reading is over: the reader hears `end`, once.
+    private func endReading(with end: any Error) {
+        guard life.endReading(end), let handler = onRead else { return }
         onRead = nil
-        handler?(.failure(UVError.eof.during("read from", target: peerName)))
+        handler(.failure(end))
     }
 
     private func transportEnded(_ error: any Error) {
@@ -329,7 +326,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         switch phase {
         case .handshaking:
             fail(TLSError(.handshakeFailed, operation: "TLS handshake with", target: peerName, detail: "the peer closed the connection during the handshake"))
-        case .established where !receivedCloseNotify:
+        case .established where life.readingEnd == nil:
             fail(TLSError(.truncated, operation: "read from", target: peerName, detail: "peer sent no close_notify (what came may be cut short)"))
         default:
             break
@@ -349,9 +346,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
             closeNow(sendingCloseNotify: false, nil)
             completion?(.failure(error))
         case .established:
-            let handler = onRead
-            onRead = nil
-            handler?(.failure(error))
+            endReading(with: error)
         case .closed:
             break
         }
@@ -372,7 +367,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         case .closed:
             completion?(.failure(UVError.badFileDescriptor.during("write to", target: peerName)))
         case .established:
-            guard !sentCloseNotify else {
+            guard life.canWrite else {
                 completion?(.failure(UVError.brokenPipe.during("write to", target: peerName)))
                 return
             }
@@ -394,7 +389,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     /// nil when the transport took it all at once. (Before the handshake, the bytes wait for it.)
     public func writeOrQueue(_ bytes: UnsafeRawBufferPointer) throws -> Awaited<Void>? {
         checkThread()
-        guard phase == .established, failure == nil, !sentCloseNotify else {
+        guard phase == .established, failure == nil, life.canWrite else {
             let written = Awaited<Void>()
             write(bytes, completion: written.complete)
             return try written.unlessDone()
@@ -462,18 +457,23 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
             completion?(.failure(failure ?? UVError.badFileDescriptor.during("shut down", target: peerName)))
             return
         }
+        switch life.shutdown(completion) {
+        case .joined: return
+        case .ended(let result): return completion?(result) ?? ()
+        case .start: break
+        }
         sendCloseNotify()
-        shutDown(transport, completion)
+        shutDown(transport) { [self] result in
+            for waiting in life.shutdownEnded(result) { waiting(result) }
+        }
     }
 
     /// Half-closes `transport`, whatever kind of stream it is.
-    private func shutDown(_ transport: some ByteStream, _ completion: Completion?) {
-        transport.shutdown { completion?($0.mapError { $0 }) }
+    private func shutDown(_ transport: some ByteStream, _ completion: @escaping Completion) {
+        transport.shutdown { completion($0.mapError { $0 }) }
     }
 
     private func sendCloseNotify() {
-        guard !sentCloseNotify else { return }
-        sentCloseNotify = true
         session.sendCloseNotify()
         flushOutput(nil)
     }
@@ -501,7 +501,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     }
 
     private func closeNow(sendingCloseNotify: Bool, _ completion: (() -> Void)?) {
-        if phase == .established && failure == nil && sendingCloseNotify && transport.state == .open { sendCloseNotify() }
+        if phase == .established && failure == nil && sendingCloseNotify && life.canWrite && transport.state == .open { sendCloseNotify() }
         end()
         transport.close(completion)
     }
@@ -514,7 +514,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         handshakeTimer?.close()
         handshakeTimer = nil
         onRead = nil
-        inbound?.streamClosed()
+        life.close()
         let writes = waitingWrites
         waitingWrites = []
         let handshake = onHandshake
@@ -533,10 +533,6 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     /// What `inbound()` reads into (see `ByteStream`).
     public var inboundBuffer: InboundBuffer {
         checkThread()
-        if let inbound { return inbound }
-        let made = InboundBuffer()
-        inbound = made
-        if phase == .closed { made.streamClosed() }
-        return made
+        return life.inboundBuffer()
     }
 }

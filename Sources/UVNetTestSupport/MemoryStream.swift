@@ -1,6 +1,6 @@
 // An in-memory connected pair on one loop: what a protocol's tests (TLS, framing, HTTP) run over in
 // place of sockets, with backpressure, half-close, EOF and reset on demand.
-import UVNet
+@_spi(StreamLayers) import UVNet
 
 /// One end of an in-memory connection, a `ByteStream` as a socket is one: what one end writes, the
 /// other reads, in a later turn of the loop (never inside the write), in order.
@@ -32,18 +32,16 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
     private var keepAlive: MemoryStream?
     private var lifecycle = Handle.State.open
     private var onRead: ((Result<UnsafeRawBufferPointer, UVError>) -> Void)?
-    private var isPaused = false
+    /// Each direction's state, the writability handler and `inbound()`'s buffer, kept as UVNet's own
+    /// streams keep them.
+    private var life = StreamLife<UVError>()
     private var isDeliveryScheduled = false
     /// Received and not yet read; then how the stream ends, once the other end has ended it.
     private var received: [UInt8] = []
     private var receivedEnd: UVError?
     /// Written and not yet taken by the other end's receive buffer.
     private var queued: [(bytes: [UInt8], completion: ((Result<Void, UVError>) -> Void)?)] = []
-    private var shutdownWaiters: [((Result<Void, UVError>) -> Void)?]?
-    private var shutdownResult: Result<Void, UVError>?
-    private var writability: (watermarks: WriteWatermarks, handler: (Bool) -> Void, isWritable: Bool)?
     private var closeCompletions: [() -> Void] = []
-    private var inbound: InboundBuffer?
 
     private init(loop: Loop, name: String, capacity: Int) {
         self.loop = loop
@@ -71,28 +69,33 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
     /// Delivers what the other end writes, in later turns of the loop, then how it ended.
     public func startReading(_ handler: @escaping (Result<UnsafeRawBufferPointer, UVError>) -> Void) {
         check()
-        guard lifecycle == .open else { return handler(.failure(UVError.badFileDescriptor.during("read", target: peerName))) }
+        if let end = life.startReading(closed: UVError.badFileDescriptor.during("read", target: peerName)) {
+            return handler(.failure(end))
+        }
         onRead = handler
-        isPaused = false
         scheduleDelivery()
     }
 
     /// Stops delivering; what arrives fills the receive buffer, then waits in the writer's queue.
     public func stopReading() {
         check()
-        isPaused = true
+        _ = life.pauseReading()
     }
 
     /// Stops reading for good: the handler gets `.eof` now.
     public func endReading() {
         check()
-        guard let handler = onRead else { return }
+        endReading(with: UVError.eof.during("read", target: peerName))
+    }
+
+    private func endReading(with end: UVError) {
+        guard life.endReading(end), let handler = onRead else { return }
         onRead = nil
-        handler(.failure(UVError.eof.during("read", target: peerName)))
+        handler(.failure(end))
     }
 
     private func scheduleDelivery() {
-        guard !isDeliveryScheduled, onRead != nil, !isPaused else { return }
+        guard !isDeliveryScheduled, life.reading == .active else { return }
         isDeliveryScheduled = true
         try? loop.execute { [self] in  // a closed loop has closed its streams: nothing is left to deliver
             isDeliveryScheduled = false
@@ -101,11 +104,10 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
     }
 
     private func deliver() {
-        while lifecycle == .open, !isPaused, let handler = onRead {
+        while life.reading == .active, let handler = onRead {
             if received.isEmpty {
                 guard let end = receivedEnd else { return }
-                onRead = nil
-                return handler(.failure(end.during("read", target: peerName)))
+                return endReading(with: end.during("read", target: peerName))
             }
             let chunk = received.prefix(64 * 1024)
             received.removeFirst(chunk.count)
@@ -131,7 +133,7 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
     public func write(_ bytes: UnsafeRawBufferPointer, completion: ((Result<Void, UVError>) -> Void)?) {
         check()
         guard lifecycle == .open else { completion?(.failure(UVError.badFileDescriptor.during("write", target: peerName))); return }
-        guard shutdownWaiters == nil, shutdownResult == nil, let peer else {
+        guard life.canWrite, let peer else {
             completion?(.failure(UVError.brokenPipe.during("write", target: peerName)))
             return
         }
@@ -143,10 +145,11 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
             if bytes.isEmpty { completion?(.success(())); return }
         }
         queued.append((Array(bytes), completion))
-        if let state = writability, state.isWritable, writeQueueSize > state.watermarks.high {
-            writability?.isWritable = false
-            state.handler(false)
-        }
+        writeQueueChanged()
+    }
+
+    private func writeQueueChanged() {
+        if let (handler, isWritable) = life.writeQueueChanged(to: { queued.reduce(0) { $0 + $1.bytes.count } }) { handler(isWritable) }
     }
 
     private var room: Int { max(0, capacity - received.count) }
@@ -163,11 +166,8 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
                 queued.removeFirst().completion?(.success(()))
             }
         }
-        if let state = writability, !state.isWritable, writeQueueSize <= state.watermarks.low {
-            writability?.isWritable = true
-            state.handler(true)
-        }
-        if queued.isEmpty, shutdownWaiters != nil { finishShutdown() }
+        writeQueueChanged()
+        if queued.isEmpty { finishShutdown() }
     }
 
     /// Bytes written and not yet taken by the other end's receive buffer.
@@ -180,13 +180,13 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
     /// under `watermarks.low`.
     public func onWritabilityChange(watermarks: WriteWatermarks, _ handler: ((Bool) -> Void)?) {
         check()
-        writability = handler.map { (watermarks, $0, writeQueueSize <= watermarks.high) }
+        life.onWritabilityChange(watermarks: watermarks, handler, queued: writeQueueSize)
     }
 
     /// False while the queue is past the high watermark of `onWritabilityChange`.
     public var isWritable: Bool {
         check()
-        return writability?.isWritable ?? true
+        return life.isWritable
     }
 
     // MARK: Ending
@@ -198,19 +198,19 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
             completion?(.failure(UVError.badFileDescriptor.during("shut down", target: peerName)))
             return
         }
-        if let shutdownResult { completion?(shutdownResult); return }
-        if shutdownWaiters != nil { shutdownWaiters!.append(completion); return }
-        shutdownWaiters = [completion]
+        switch life.shutdown(completion) {
+        case .joined: return
+        case .ended(let result): return completion?(result) ?? ()
+        case .start: break
+        }
         try? loop.execute { [self] in if queued.isEmpty { finishShutdown() } }  // completes in a later turn, as libuv's does
     }
 
     private func finishShutdown() {
-        guard let waiters = shutdownWaiters, lifecycle == .open else { return }
-        shutdownWaiters = nil
+        guard case .shuttingDown = life.writing, lifecycle == .open else { return }
         let result: Result<Void, UVError> = peer == nil ? .failure(UVError.brokenPipe.during("shut down", target: peerName)) : .success(())
-        shutdownResult = result
         peer?.ended(by: .eof)
-        for waiter in waiters { waiter?(result) }
+        for waiter in life.shutdownEnded(result) { waiter(result) }
     }
 
     /// Closes this end: the other reads `.eof` after what it has, and its writes fail with
@@ -230,14 +230,12 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
         if let completion { lifecycle == .closed ? completion() : closeCompletions.append(completion) }
         guard lifecycle == .open else { return }
         lifecycle = .closing
-        inbound?.streamClosed()
+        life.close()
         onRead = nil
-        writability = nil
         let canceled = UVError.canceled.during("write", target: peerName)
         for write in queued { write.completion?(.failure(canceled)) }
         queued = []
-        for waiter in shutdownWaiters ?? [] { waiter?(.failure(canceled)) }
-        shutdownWaiters = nil
+        for waiter in life.shutdownEnded(.failure(canceled)) { waiter(.failure(canceled)) }
         if let peer {
             self.peer = nil
             peer.peer = nil
@@ -257,8 +255,8 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
         let writes = queued
         queued = []
         for write in writes { write.completion?(.failure(error.during("write", target: peerName))) }
-        for waiter in shutdownWaiters ?? [] { waiter?(.failure(error.during("shut down", target: peerName))) }
-        shutdownWaiters = nil
+        let failed = error.during("shut down", target: peerName)
+        for waiter in life.shutdownEnded(.failure(failed)) { waiter(.failure(failed)) }
     }
 
     /// Runs `observer` once this end has closed; at once if it has.
@@ -277,10 +275,6 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
     /// What `inbound()` reads into.
     public var inboundBuffer: InboundBuffer {
         check()
-        if let inbound { return inbound }
-        let made = InboundBuffer()
-        inbound = made
-        if lifecycle != .open { made.streamClosed() }
-        return made
+        return life.inboundBuffer()
     }
 }

@@ -17,12 +17,12 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
 
     @exclusivity(unchecked)  // called on every read, only on the loop's thread
     private var onRead: ((ReadResult) -> Void)?
-    /// What `inbound()` reads into; made when first asked for, kept for the connection's life.
-    private var inbound: InboundBuffer?
-    /// The writability handler, if any (see `onWritabilityChange`).
-    var writability: Writability?
-    /// Where this side's half-close is: nil until asked for; then who else waits for it; then its result.
-    private var halfClose: HalfClose?
+    /// Each direction's state, the writability handler and `inbound()`'s buffer: the stream's life,
+    /// kept as every kind of stream keeps it.
+    // Unchecked: used on the loop's thread only, and its methods never call out (they return whom to
+    // tell), so no access can overlap another; the dynamic check would cost some 90 instructions a message.
+    @exclusivity(unchecked)
+    final var life = StreamLife<UVError>()
 
     var stream: UnsafeMutablePointer<uv_stream_t> {
         rawHandle.cast(to: uv_stream_t.self)
@@ -39,11 +39,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     /// What `inbound()` reads into (see `ByteStream`); one that has ended already on a closed connection.
     public var inboundBuffer: InboundBuffer {
         checkThread()
-        if let inbound { return inbound }
-        let made = InboundBuffer()
-        inbound = made
-        if lifecycle != .open { made.streamClosed() }
-        return made
+        return life.inboundBuffer()
     }
 
     // MARK: Reading
@@ -54,8 +50,8 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     /// The corresponding C function is `uv_read_start`.
     public func startReading(_ handler: @escaping (ReadResult) -> Void) {
         checkThread()
-        guard lifecycle == .open else {
-            return handler(.failure(UVError.badFileDescriptor.during("read", target: peerName)))
+        if let end = life.startReading(closed: UVError.badFileDescriptor.during("read", target: peerName)) {
+            return handler(.failure(end))
         }
         onRead = handler
         do {
@@ -64,8 +60,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
                 uv_read_start(stream, StreamConnection.allocate, StreamConnection.didRead), "read", target: peerName,
                 tolerating: .alreadyInProgress)
         } catch {
-            onRead = nil
-            handler(.failure(error))
+            endReading(with: error)
         }
     }
 
@@ -83,7 +78,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     /// The corresponding C function is `uv_read_stop`.
     public func stopReading() {
         checkThread()
-        guard lifecycle == .open else { return }
+        guard lifecycle == .open, life.pauseReading() else { return }
         uv_read_stop(stream)
     }
 
@@ -92,10 +87,16 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     /// received is lost, and nothing more is taken in.
     public func endReading() {
         checkThread()
-        guard lifecycle == .open, let handler = onRead else { return }
+        guard lifecycle == .open else { return }
         uv_read_stop(stream)
+        endReading(with: UVError.eof.during("read", target: peerName))
+    }
+
+    /// Reading is over: the reader hears `end`, once.
+    private func endReading(with end: UVError) {
+        guard life.endReading(end), let handler = onRead else { return }
         onRead = nil
-        handler(.failure(UVError.eof.during("read", target: peerName)))
+        handler(.failure(end))
     }
 
     private static let allocate: uv_alloc_cb = { handle, _, buffer in
@@ -114,7 +115,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
             onRead?(.success(UnsafeRawBufferPointer(start: buffer.base, count: count)))
         } else if count < 0 {
             // libuv stops reading by itself after EOF and errors; the handler sees each once.
-            onRead?(.failure(UVError(CInt(count), operation: "read", target: peerName)))
+            endReading(with: UVError(CInt(count), operation: "read", target: peerName))
         }
         // count == 0 is libuv's EAGAIN: nothing was read, which is not the end of the stream.
     }
@@ -198,7 +199,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         request.pointee.data = .retaining(completion)
         do {
             try uvCheck(uv_write(request, stream, &buffer, 1, StreamConnection.wrote), "write", target: peerName)
-            queueGrew()
+            writeQueueChanged()
         } catch {
             let completion = takeCompletion(request.pointee.data, as: Result<Void, UVError>.self)
             QueuedBytes<uv_write_t>.free(request)
@@ -212,7 +213,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         QueuedBytes<uv_write_t>.free(request!)
         Handle.callback(handle, as: StreamConnection.self) { connection in
             completion?(uvResult(status, "write", target: connection.peerName))
-            connection.queueShrank()
+            connection.writeQueueChanged()
         }
     }
 
@@ -235,40 +236,34 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
             completion?(.failure(UVError.badFileDescriptor.during("shut down", target: peerName)))
             return
         }
-        switch halfClose {
-        case .underWay(let waiting)?:
-            halfClose = .underWay(waiting + [completion].compactMap { $0 })
-            return
-        case .ended(let result)?:
-            completion?(result)
-            return
-        case nil:
-            break
+        switch life.shutdown(completion) {
+        case .joined: return
+        case .ended(let result): return completion?(result) ?? ()
+        case .start: break
         }
         let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
-        request.pointee.data = .retaining(completion)
-        halfClose = .underWay([])
         do {
             try uvCheck(uv_shutdown(request, stream, StreamConnection.didShutdown), "shut down", target: peerName)
         } catch {
-            halfClose = nil
-            let completion = takeCompletion(request.pointee.data, as: Result<Void, UVError>.self)
             request.deallocate()
-            completion?(.failure(error))
+            for waiting in life.shutdownEnded(.failure(error)) { waiting(.failure(error)) }
         }
     }
 
     private static let didShutdown: uv_shutdown_cb = { request, status in
-        let completion = takeCompletion(request!.pointee.data, as: Result<Void, UVError>.self)
         let handle = request!.pointee.handle
         request!.deallocate()
         Handle.callback(handle, as: StreamConnection.self) { connection in
+            // Also after close began: libuv cancels the shutdown, and the callers hear `.canceled`.
             let result = uvResult(status, "shut down", target: connection.peerName)
-            let waiting = if case .underWay(let waiting)? = connection.halfClose { waiting } else { [Completion]() }
-            connection.halfClose = .ended(result)
-            completion?(result)
-            for later in waiting { later(result) }
+            for waiting in connection.life.shutdownEnded(result) { waiting(result) }
         }
+    }
+
+    /// The write queue changed: tells the writability handler when it crossed a watermark.
+    @inline(__always)
+    func writeQueueChanged() {
+        if let (handler, isWritable) = life.writeQueueChanged(to: { stream.pointee.write_queue_size }) { handler(isWritable) }
     }
 
     /// Closes at once, telling the peer this end gave up (see `ByteStream.closeWithReset(_:)`); a plain
@@ -278,18 +273,11 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     }
 
     override func didEnter(_ state: State) {
-        // A waiting reader ends the way a clean end reads: after what it already holds, with nil.
-        if state == .closing { inbound?.streamClosed() }
-        if state == .closed {
+        // A waiting `inbound()` ends the way a clean end reads: after what it already holds, with nil.
+        if state == .closing {
+            life.close()
             onRead = nil
-            writability = nil
         }
         super.didEnter(state)
     }
-}
-
-/// A half-close asked for: under way, with the later callers waiting for it, or ended.
-private enum HalfClose {
-    case underWay([StreamConnection.Completion])
-    case ended(Result<Void, UVError>)
 }

@@ -19,13 +19,6 @@ public struct WriteWatermarks: Sendable, Hashable {
     public static let standard = WriteWatermarks(low: 64 * 1024, high: 256 * 1024)
 }
 
-/// A stream's writability handler and where it stands.
-struct Writability {
-    let watermarks: WriteWatermarks
-    let handler: (Bool) -> Void
-    var isWritable = true
-}
-
 extension StreamConnection {
     /// Calls `handler(false)` when more than `watermarks.high` bytes wait in the write queue, and
     /// `handler(true)` once they have drained to `watermarks.low`, on the loop's thread. A producer
@@ -42,27 +35,13 @@ extension StreamConnection {
     /// the bytes, so a writing task waits by itself.)
     public func onWritabilityChange(watermarks: WriteWatermarks = .standard, _ handler: ((Bool) -> Void)?) {
         checkThread()
-        writability = handler.map { Writability(watermarks: watermarks, handler: $0, isWritable: writeQueueSize <= watermarks.high) }
+        life.onWritabilityChange(watermarks: watermarks, handler, queued: writeQueueSize)
     }
 
     /// False while a writability handler is set and its high watermark has been passed, until the
     /// queue drains to the low one; true otherwise.
     public var isWritable: Bool {
         checkThread()
-        return writability?.isWritable ?? true
-    }
-
-    /// After a write was queued: past the high watermark, the writer is told to stop.
-    func queueGrew() {
-        guard let state = writability, state.isWritable, writeQueueSize > state.watermarks.high else { return }
-        writability?.isWritable = false
-        state.handler(false)
-    }
-
-    /// After a queued write went out: down to the low watermark, the writer is told to go on.
-    func queueShrank() {
-        guard let state = writability, !state.isWritable, writeQueueSize <= state.watermarks.low else { return }
-        writability?.isWritable = true
-        state.handler(true)
+        return life.isWritable
     }
 }
