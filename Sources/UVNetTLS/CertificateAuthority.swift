@@ -38,7 +38,7 @@ public final class CertificateAuthority: @unchecked Sendable {  // `key` and `ce
         self.key = key
         self.certificate = certificate
         pthread_mutex_init(signing, nil)
-        certificatePEM = CertificateAuthority.pem { PEM_write_bio_X509($0, certificate) }
+        certificatePEM = try CertificateAuthority.pem { PEM_write_bio_X509($0, certificate) }
     }
 
     deinit {
@@ -83,8 +83,8 @@ public final class CertificateAuthority: @unchecked Sendable {  // `key` and `ce
                          (NID_ext_key_usage, "serverAuth,clientAuth"), (NID_subject_alt_name, alternativeNames.joined(separator: ","))])
         defer { X509_free(certificate) }
         return IssuedCertificate(
-            certificatePEM: pem { PEM_write_bio_X509($0, certificate) },
-            privateKeyPEM: pem { PEM_write_bio_PrivateKey($0, key, nil, nil, 0, nil, nil) })
+            certificatePEM: try pem { PEM_write_bio_X509($0, certificate) },
+            privateKeyPEM: try pem { PEM_write_bio_PrivateKey($0, key, nil, nil, 0, nil, nil) })
     }
 
     /// A certificate for `key` signed by `issuerKey` (self-signed when `issuer` is nil).
@@ -117,14 +117,13 @@ public final class CertificateAuthority: @unchecked Sendable {  // `key` and `ce
     }
 
     /// What `write` puts into a memory BIO, as text.
-    private static func pem(_ write: (OpaquePointer) -> CInt) -> String {
-        let bio = BIO_new(BIO_s_mem())!
+    private static func pem(_ write: (OpaquePointer) -> CInt) throws(TLSError) -> String {
+        let bio = try openSSLMade(BIO_new(BIO_s_mem()), "write PEM")
         defer { BIO_free(bio) }
-        _ = write(bio)
+        try openSSLCheck(write(bio), "write PEM")
         var bytes: UnsafeMutablePointer<CChar>?
         let count = cssl_bio_contents(bio, &bytes)
-        guard count > 0, let bytes else { return "" }
-        return String(decoding: UnsafeRawBufferPointer(start: bytes, count: count), as: UTF8.self)
+        return String(decoding: UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : count), as: UTF8.self)
     }
 }
 

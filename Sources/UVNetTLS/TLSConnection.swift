@@ -8,7 +8,7 @@
 /// Made by `TLSConnection.connect(host:port:on:context:)`, by a `TLSListener`, or over a stream of
 /// your own with `init(over:context:serverName:)` then `handshake(_:)`. Reads lend plaintext from the
 /// loop's read buffer, valid only inside the read callback, as a plain stream's do; a clean end is
-/// `UVError.eof` (the peer's close_notify), and a peer that ends the TCP stream without it is the error
+/// `UVError.eof` (the peer's close_notify), and a peer whose transport ends without it is the error
 /// `TLSError` `.truncated`, never an end.
 ///
 /// Like a handle, an open connection keeps itself alive until closed, and belongs to its loop's
@@ -92,7 +92,8 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     public func handshake(_ completion: @escaping Completion) {
         checkThread()
         guard phase == .created else {
-            return completion(.failure(failure ?? UVError.alreadyInProgress.during("TLS handshake with", target: peerName)))
+            let refusal = phase == .closed ? UVError.badFileDescriptor : UVError.alreadyInProgress
+            return completion(.failure(failure ?? refusal.during("TLS handshake with", target: peerName)))
         }
         phase = .handshaking
         onHandshake = completion
@@ -103,8 +104,9 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         readTransport()
     }
 
-    /// Runs TLS over `transport`, already connected (TCP, Unix-domain, or a protocol's upgrade such as
-    /// STARTTLS): `completion` gets the connection once its handshake is done, or the error (the
+    /// Runs TLS over `transport`, already connected (TCP, Unix-domain, a protocol's upgrade such as
+    /// STARTTLS, or another TLS connection: a tunnel): `completion` gets the connection once its
+    /// handshake is done, or the error (the
     /// transport closed then). A client verifies the server's certificate for `serverName`, which it
     /// needs unless the context verifies nothing.
     public static func secure(
@@ -450,7 +452,10 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
 
     /// Sends close_notify, then half-closes the transport once every queued write has gone out; reading
     /// goes on until the peer's own close_notify. A second call while one is under way completes when the
-    /// first does. The corresponding C function is `SSL_shutdown`.
+    /// first does. Over another TLS connection (a tunnel), the outer one sends its close_notify too: a
+    /// peer that takes that for a full close cuts the inner reply short, so a tunnel's client closes
+    /// after reading the reply rather than shutting down first. The corresponding C function is
+    /// `SSL_shutdown`.
     public func shutdown(_ completion: Completion? = nil) {
         checkThread()
         guard phase == .established, failure == nil else {

@@ -97,7 +97,7 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
     private func scheduleDelivery() {
         guard !isDeliveryScheduled, life.reading == .active else { return }
         isDeliveryScheduled = true
-        try? loop.execute { [self] in  // a closed loop has closed its streams: nothing is left to deliver
+        try? loop.execute { [self] in  // a closed loop runs no reader any more: nothing is left to deliver to
             isDeliveryScheduled = false
             deliver()
         }
@@ -242,13 +242,15 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
             peer.ended(by: end)
             peer.failQueued(UVError.brokenPipe)
         }
-        try? loop.execute { [self] in  // closed in a later turn, as libuv closes handles
+        let finish: @Sendable () -> Void = { [self] in
             lifecycle = .closed
             let completions = closeCompletions
             closeCompletions = []
             keepAlive = nil
             for completion in completions { completion() }
         }
+        // Closed in a later turn, as libuv closes handles; at once when the loop takes no more work.
+        do { try loop.execute(finish) } catch { finish() }
     }
 
     private func failQueued(_ error: UVError) {

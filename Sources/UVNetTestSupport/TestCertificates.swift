@@ -71,17 +71,16 @@ public final class TestCertificates: Sendable {
         Self.remove(directory)
     }
 
-    /// Removes `path` and, for a directory, everything below it (a test may keep its files here too).
+    /// Removes the directory at `path` and everything below it (a test may keep its files here too);
+    /// a link is removed, never followed.
     private static func remove(_ path: String) {
-        if let entries = opendir(path) {
-            while let entry = readdir(entries) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-                if name != "." && name != ".." { remove(path + "/" + name) }
-            }
-            closedir(entries)
-            rmdir(path)
-        } else {
-            unlink(path)
+        guard let entries = opendir(path) else { return }
+        while let entry = readdir(entries) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            guard name != "." && name != ".." else { continue }
+            if entry.pointee.d_type == UInt8(DT_DIR) { remove(path + "/" + name) } else { unlink(path + "/" + name) }
         }
+        closedir(entries)
+        rmdir(path)
     }
 }

@@ -275,7 +275,8 @@ extension Loop {
 
 /// The result of an operation already started on the loop's thread (a write already queued), for one
 /// task to await: it finds the result there, or waits for it. A wait that ends early (cancellation,
-/// timeout) leaves the operation going. What `ByteStream.writeOrQueue(_:)` returns.
+/// timeout) leaves the operation going. What `ByteStream.writeOrQueue(_:)` returns. Used on the loop's
+/// thread only, as the stream that made it is.
 public final class Awaited<Value: Sendable>: @unchecked Sendable {  // loop thread only: `Wake.resume` checks
     private var result: Result<Value, any Error>?
     private var waiter: Wake<Value>?

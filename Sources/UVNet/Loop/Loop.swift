@@ -206,7 +206,9 @@ public final class Loop: @unchecked Sendable {  // its mutable state is touched 
         while (alive || jobs.hasWork) && round < Loop.closingRounds {
             closeAllHandles()
             alive = uv_run(raw, UV_RUN_ONCE) != 0
-            // Waits no handle will end (a sleep whose timer was closed, say) end here.
+            // Waits no handle will end (a sleep whose timer was closed, say) end here: after the
+            // handles' closing has run, so a write that borrowed its caller's memory
+            // (`write(borrowing:)`) has been let go of by libuv before its wait ends.
             failPendingWaits()
             jobs.drain(takingRemote: true)
             round += 1

@@ -8,7 +8,8 @@
 /// The callback requirements are the core; `inbound()`, `write(_:timeout:)` and `shutdown()` are
 /// built on them once, for every kind of stream.
 public protocol ByteStream: AnyObject, LoopClosable {
-    /// What reads, writes and shutdowns fail with: `UVError` for plain streams; TLS adds its own.
+    /// What reads, writes and shutdowns fail with: `UVError` for plain streams; `any Error` for TLS,
+    /// which adds its own. The clean end is `UVError.eof`, so a stream of your own uses one of the two.
     associatedtype Failure: Error
 
     /// The loop the stream belongs to.
@@ -83,7 +84,9 @@ public protocol ByteStream: AnyObject, LoopClosable {
     func writeOrQueue(_ bytes: UnsafeRawBufferPointer) throws -> Awaited<Void>?
 
     /// Writes `bytes`, which the caller keeps valid until `completion` runs, so a stream may send them
-    /// from where they are instead of copying what the kernel does not take at once.
+    /// from where they are instead of copying what the kernel does not take at once. A stream that
+    /// does must run `completion` before its close completes (with `.canceled` if need be): the caller
+    /// frees the memory then.
     func write(lent bytes: UnsafeRawBufferPointer, completion: @escaping (Result<Void, any Error>) -> Void)
 }
 
@@ -181,16 +184,25 @@ extension ByteStream {
         if let rest = try bytes.withUnsafeBytes({ try writeOrQueue($0) }) { try await rest.value(on: loop) }
     }
 
-    /// Writes `bytes` from where they are: they stay borrowed, never copied, until the kernel has taken
-    /// every one, and the await ends only then (or with the write's error). So neither cancellation nor
-    /// a timeout can end it early; closing the stream does (the write then fails with `.canceled`).
-    /// The memory must stay valid and unchanged until this returns, as for any call it is passed to.
-    /// For a large reply in a buffer of your own, this saves copying what the kernel does not take at once.
+    /// Writes `bytes`, borrowed until the stream is done with them: a plain socket sends what the
+    /// kernel does not take at once from where it is, not from a copy (TLS encrypts it into buffers of
+    /// its own; a stream without a way to borrow copies it). The await ends only once the stream is
+    /// done with the memory: when the kernel has every byte, or with the write's error. Canceling the
+    /// task gives up on the peer (`closeWithReset`: the stream is closed) and the write then fails with
+    /// `.canceled`; there is no timeout, for the same reason. The memory must stay valid and unchanged
+    /// until this returns, as for any call it is passed to.
     public func write(borrowing bytes: UnsafeRawBufferPointer) async throws {
         // An address, not a pointer, crosses to the loop: the caller's await keeps the memory alive.
         let (address, count) = (UInt(bitPattern: bytes.baseAddress), bytes.count)
-        try await loop.suspendUntilDone { [self] (wake: Wake<Void>) in
-            write(lent: UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: address), count: count)) { wake.resume($0) }
+        try await withTaskCancellationHandler {
+            try await loop.suspendUntilDone { [self] (wake: Wake<Void>) in
+                write(lent: UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: address), count: count)) { wake.resume($0) }
+            }
+        } onCancel: {
+            // The wait itself must not end before the stream lets go of the bytes: end the stream,
+            // which fails the write at once, and the wait with it. (Refused only by a closed loop,
+            // which has closed every stream.)
+            _ = loop.runOnLoopThread { [self] in closeWithReset() }
         }
     }
 

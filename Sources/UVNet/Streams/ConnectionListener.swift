@@ -23,7 +23,7 @@ public protocol ConnectionListener: StreamListener, ConnectionSource where Conne
 extension ConnectionListener {
     /// Hands every connection from now on (and every accept error) to `handler`, on the loop's thread.
     public func accept(_ handler: @escaping (Result<Connection, UVError>) -> Void) {
-        acceptEach(AcceptHandler(listener: self, make: makeConnection, handler))
+        acceptEach(AcceptHandler(listener: self, make: { [unowned self] () throws(UVError) in try makeConnection() }, handler))
     }
 
     /// Serves every connection this listener accepts, each in a child task of its own that runs

@@ -60,7 +60,9 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
                 uv_read_start(stream, StreamConnection.allocate, StreamConnection.didRead), "read", target: peerName,
                 tolerating: .alreadyInProgress)
         } catch {
-            endReading(with: error)
+            life.startFailed()
+            onRead = nil
+            handler(.failure(error))
         }
     }
 

@@ -10,7 +10,7 @@
 ///
 /// Each direction ends once. A method that ends something says who must hear of it (the reader, the
 /// shutdown's waiters) instead of calling them, so the stream calls them once its state has changed:
-/// a handler that re-enters the stream finds it as it now is.
+/// a handler that re-enters the stream finds it as it now is. (No method calls a handler.)
 @_spi(StreamLayers) public struct StreamLife<Failure: Error> {
     /// What a shutdown's caller hears.
     public typealias Completion = (Result<Void, Failure>) -> Void
@@ -63,6 +63,12 @@
         if let readingEnd { return readingEnd }
         reading = .active
         return nil
+    }
+
+    /// The reading just started could not start (the stream refused it): back to idle, no end
+    /// recorded, so a later start may try again.
+    public mutating func startFailed() {
+        if reading == .active { reading = .idle }
     }
 
     /// Pauses reading; false if it was not active.
@@ -137,10 +143,10 @@
 
     // MARK: Closing
 
-    /// The stream begins closing: reading is over for good, `inbound()` ends after what it holds, and
-    /// the reader (the stream drops it) and the writability handler are let go: the owner closed it, so
-    /// they are not told. A
-    /// shutdown under way is the stream's to end (`shutdownEnded`), canceled.
+    /// The stream begins closing: reading is over for good, `inbound()` ends after what it holds (its
+    /// waiting consumer is resumed, in a later job), and the reader (the stream drops it) and the
+    /// writability handler are let go: the owner closed it, so they are not told. A shutdown under way
+    /// is the stream's to end (`shutdownEnded`), canceled.
     public mutating func close() {
         guard !isClosed else { return }
         isClosed = true

@@ -224,7 +224,12 @@ final class AcceptHandler<Connection: StreamConnection>: ConnectionTaker {
     }
 
     var wantsConnection: Bool { true }
-    func takeConnection() { handler(listener.accept(into: make)) }
+
+    /// A failed accept has been reported already (`acceptFailed`, once per pause when out of descriptors).
+    func takeConnection() {
+        if case .success(let connection) = listener.accept(into: make) { handler(.success(connection)) }
+    }
+
     func acceptFailed(_ error: UVError) { handler(.failure(error)) }
     func listenerClosing() {}
 }

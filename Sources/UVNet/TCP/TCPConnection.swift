@@ -26,12 +26,12 @@ public final class TCPConnection: StreamConnection, @unchecked Sendable {  // Ha
     public init(on loop: Loop) throws(UVError) {
         try super.init(loop: loop, cType: uv_tcp_t.self, operation: "create TCP connection")
         try uvCheck(uv_tcp_init(loop.raw, tcp), "create TCP connection")
-        didOpen()
         // Nagle's algorithm off, for the socket libuv makes when this connects or is accepted: a small
         // write that follows another (TLS's records, a reply's head then its body) would otherwise
         // wait for the peer's delayed ACK, 40 ms. (Seen as 220 TLS handshakes a second against C's
-        // 1,600.) Go and SwiftNIO decide the same.
-        try uvCheck(uv_tcp_nodelay(tcp, 1), "set TCP_NODELAY")
+        // 1,600.) Go and SwiftNIO decide the same. With no socket yet, libuv only notes it: it cannot fail.
+        uvRequire(uv_tcp_nodelay(tcp, 1), "set TCP_NODELAY")
+        didOpen()
     }
 
     var tcp: UnsafeMutablePointer<uv_tcp_t> {

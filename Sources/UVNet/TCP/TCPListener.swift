@@ -54,7 +54,7 @@ public final class TCPListener: StreamListener, ConnectionListener, @unchecked S
         // has no flag for it).
         try uvCheck(uv_tcp_init_ex(loop.raw, tcp, UInt32(family)), "create listener", target: addressText)
         didOpen()
-        if let onConnection { acceptEach(AcceptHandler(listener: self, make: makeConnection, onConnection), takingNow: false) }
+        if let onConnection { acceptEach(AcceptHandler(listener: self, make: { [unowned self] () throws(UVError) in try makeConnection() }, onConnection), takingNow: false) }
         do throws(UVError) {
             try configureAndListen(address, options: options, backlog: backlog)
         } catch {

@@ -47,7 +47,7 @@ public final class UnixListener: StreamListener, ConnectionListener, @unchecked 
         try super.init(loop: loop, cType: uv_pipe_t.self, addressText: name.description)
         try uvCheck(uv_pipe_init(loop.raw, rawHandle.cast(to: uv_pipe_t.self), 0), "create listener", target: addressText)
         didOpen()
-        if let onConnection { acceptEach(AcceptHandler(listener: self, make: makeConnection, onConnection), takingNow: false) }
+        if let onConnection { acceptEach(AcceptHandler(listener: self, make: { [unowned self] () throws(UVError) in try makeConnection() }, onConnection), takingNow: false) }
         do throws(UVError) {
             try bindAndListen(name, mode: mode, backlog: backlog)
         } catch {

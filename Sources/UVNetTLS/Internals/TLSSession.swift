@@ -106,9 +106,8 @@ final class TLSSession {
     /// The corresponding C function is `BIO_read`.
     func takeOutput(through staging: UnsafeMutableRawBufferPointer, _ body: (UnsafeRawBufferPointer, _ isLast: Bool) -> Void) {
         while true {
-            let count = BIO_read(toNetwork, staging.baseAddress, Int32(clamping: staging.count))
-            guard count > 0 else { return }
-            body(UnsafeRawBufferPointer(start: staging.baseAddress, count: Int(count)), !hasOutput)
+            guard let count = openSSLProgress(BIO_read(toNetwork, staging.baseAddress, Int32(clamping: staging.count))) else { return }
+            body(UnsafeRawBufferPointer(start: staging.baseAddress, count: count), !hasOutput)
         }
     }
 
