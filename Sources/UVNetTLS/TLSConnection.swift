@@ -462,11 +462,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
             completion?(.failure(failure ?? UVError.badFileDescriptor.during("shut down", target: peerName)))
             return
         }
-        switch life.shutdown(completion) {
-        case .joined: return
-        case .ended(let result): return completion?(result) ?? ()
-        case .start: break
-        }
+        guard life.shutdown(completion).startsNow(telling: completion) else { return }
         sendCloseNotify()
         shutDown(transport) { [self] result in
             for waiting in life.shutdownEnded(result) { waiting(result) }

@@ -198,11 +198,7 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
             completion?(.failure(UVError.badFileDescriptor.during("shut down", target: peerName)))
             return
         }
-        switch life.shutdown(completion) {
-        case .joined: return
-        case .ended(let result): return completion?(result) ?? ()
-        case .start: break
-        }
+        guard life.shutdown(completion).startsNow(telling: completion) else { return }
         try? loop.execute { [self] in if queued.isEmpty { finishShutdown() } }  // completes in a later turn, as libuv's does
     }
 

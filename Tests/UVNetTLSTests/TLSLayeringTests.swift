@@ -1,5 +1,6 @@
-// TLS as a layer over any byte stream: over the in-memory pair (handshake, close_notify, truncation, a
-// peer that stalls, garbage), over another TLS connection (a tunnel), and over a Unix-domain socket.
+// TLS as a layer over any byte stream: over the in-memory pair (truncation, a peer that stalls,
+// garbage) and over another TLS connection (a tunnel). What every stream promises (every byte through
+// a half-close, close_notify read as the end) is checked on TLS too, in StreamContractTests.
 import Glibc
 import Testing
 import UVNet
@@ -15,37 +16,6 @@ struct TLSLayeringTests {
         async let server = TLSConnection.secure(transports.server, context: certificates.serverContext)
         let client = try await TLSConnection.secure(transports.client, serverName: "localhost", context: certificates.clientContext)
         return (client, try await server)
-    }
-
-    @Test("over the in-memory pair: the handshake, 1 MiB each way through a 4 KiB buffer, then close_notify ends the other's reading cleanly")
-    func handshakeEchoAndCloseNotify() throws {
-        let certificates = try TestCertificates()
-        try withLoop { loop in
-            let (received, serverEnded, protocolVersion) = try loop.run {
-                let (client, server) = try await secured(MemoryStream.pair(on: loop, capacity: 4096), certificates)
-                let sent = pattern(count: 1 << 20, seed: 3)
-                async let echoed: Void = {
-                    for try await chunk in server.inbound() { try await server.write(chunk) }
-                    try await server.shutdown()
-                }()
-                async let written: Void = {
-                    try await client.write(sent)
-                    try await client.shutdown()
-                }()
-                var received: [UInt8] = []
-                for try await chunk in client.inbound() { received += chunk }
-                try await written
-                var serverEnded = "clean"
-                do { try await echoed } catch { serverEnded = "\(error)" }
-                let version = client.protocolVersion
-                await client.close()
-                await server.close()
-                return (received == sent, serverEnded, version)
-            }
-            #expect(received)
-            #expect(serverEnded == "clean")
-            #expect(protocolVersion == "TLSv1.3")
-        }
     }
 
     @Test("a transport that ends without close_notify is a truncation, never an end")
@@ -129,39 +99,6 @@ struct TLSLayeringTests {
             #expect(echoed)
             #expect(innerVersion == "TLSv1.3")
             #expect(innerEndedWithOuter)
-        }
-    }
-
-    @Test("over a Unix-domain socket: a TLS listener serves, and a shutdown is read as a clean end")
-    func overUnixSocket() throws {
-        let certificates = try TestCertificates()
-        let path = certificates.directory + "/tls.sock"
-        try withLoop { loop in
-            let (echoed, ended) = try loop.run {
-                let server = TLSListener(try UnixListener(on: loop, path: path), context: try certificates.serverContext)
-                async let serving: Void = server.serve { connection in
-                    for try await chunk in connection.inbound() { try await connection.write(chunk) }
-                    try await connection.shutdown()
-                }
-                let transport = try await UnixConnection.connect(to: path, on: loop)
-                let client = try await TLSConnection.secure(transport, serverName: "localhost", context: certificates.clientContext)
-                let sent = pattern(count: 300_000, seed: 5)
-                try await client.write(sent)
-                try await client.shutdown()
-                var received: [UInt8] = []
-                var ended = "clean"
-                do {
-                    for try await chunk in client.inbound() { received += chunk }
-                } catch {
-                    ended = "\(error)"
-                }
-                await client.close()
-                await server.close()
-                try await serving
-                return (received == sent, ended)
-            }
-            #expect(echoed)
-            #expect(ended == "clean")
         }
     }
 }

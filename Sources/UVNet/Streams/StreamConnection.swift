@@ -238,11 +238,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
             completion?(.failure(UVError.badFileDescriptor.during("shut down", target: peerName)))
             return
         }
-        switch life.shutdown(completion) {
-        case .joined: return
-        case .ended(let result): return completion?(result) ?? ()
-        case .start: break
-        }
+        guard life.shutdown(completion).startsNow(telling: completion) else { return }
         let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
         do {
             try uvCheck(uv_shutdown(request, stream, StreamConnection.didShutdown), "shut down", target: peerName)

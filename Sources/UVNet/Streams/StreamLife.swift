@@ -41,6 +41,17 @@
         case joined
         /// Tell the ask this result: the half-close is over.
         case ended(Result<Void, Failure>)
+
+        /// Whether the shutdown is to start now; an ask after it ended hears its result here.
+        public func startsNow(telling completion: Completion?) -> Bool {
+            switch self {
+            case .start: return true
+            case .joined: return false
+            case .ended(let result):
+                completion?(result)
+                return false
+            }
+        }
     }
 
     public private(set) var reading = Reading.idle
