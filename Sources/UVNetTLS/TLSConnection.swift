@@ -241,8 +241,8 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     /// async `inbound()` ends after what it holds).
     public func endReading() {
         checkThread()
-        guard phase == .established else { return }
-        pauseTransport()
+        guard phase == .handshaking || phase == .established else { return }
+        if phase == .established { pauseTransport() }  // the handshake still reads; its end pauses then
         endReading(with: UVError.eof.during("read from", target: peerName))
     }
 
@@ -458,6 +458,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     /// `SSL_shutdown`.
     public func shutdown(_ completion: Completion? = nil) {
         checkThread()
+        if case .ended(let result) = life.writing { return completion?(result) ?? () }  // whatever broke since
         guard phase == .established, failure == nil else {
             completion?(.failure(failure ?? UVError.badFileDescriptor.during("shut down", target: peerName)))
             return

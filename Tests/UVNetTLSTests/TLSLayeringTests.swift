@@ -73,6 +73,31 @@ struct TLSLayeringTests {
         }
     }
 
+    @Test("endReading during the handshake ends the reader at once, and the handshake still completes")
+    func endReadingDuringHandshake() throws {
+        let certificates = try TestCertificates()
+        try withLoop { loop in
+            let (heard, established) = try loop.run {
+                let transports = MemoryStream.pair(on: loop)
+                let server = try TLSConnection(over: transports.server, context: certificates.serverContext)
+                let heard = LoopBound<String?>(nil, on: loop)
+                let done = Awaited<Void>()
+                server.handshake { done.complete($0) }
+                server.startReading { result in heard.value = if case .failure(let error) = result { "\(error)" } else { "bytes" } }
+                server.endReading()
+                let heardAtOnce = heard.value
+                let client = try await TLSConnection.secure(transports.client, serverName: "localhost", context: certificates.clientContext)
+                try await done.value(on: loop)
+                let established = server.protocolVersion
+                await client.close()
+                await server.close()
+                return (heardAtOnce, established)
+            }
+            #expect(heard?.contains("EOF") == true, "\(String(describing: heard))")
+            #expect(established == "TLSv1.3")
+        }
+    }
+
     @Test("TLS inside TLS: a tunnel through a TLS connection carries a second handshake and its bytes, and closes with it")
     func tunnel() throws {
         let certificates = try TestCertificates()
