@@ -34,7 +34,7 @@ struct HappyEyeballsDemoTests {
             python3 \(files.path("blackhole.py")) >\(files.path("hole")) </dev/null 2>&1 & hole=$!
             \(uvdemoPath) echo-server --port 7000 >\(files.path("server")) </dev/null 2>&1 & server=$!
             for _ in $(seq 100); do
-                grep -q ready \(files.path("hole")) && grep -q listening \(files.path("server")) && break
+                grep -qs ready \(files.path("hole")) && grep -qs listening \(files.path("server")) && break
                 sleep 0.1
             done
             status=0

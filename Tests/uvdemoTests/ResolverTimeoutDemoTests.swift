@@ -29,7 +29,7 @@ struct ResolverTimeoutDemoTests {
             try Demo.shell("""
             unshare --mount --net sh -c 'ip link set lo up || exit 9
             python3 \(files.path("silent-dns.py")) </dev/null >\(files.path("ready")) 2>&1 &
-            for _ in $(seq 100); do grep -q ready \(files.path("ready")) && break; sleep 0.1; done
+            for _ in $(seq 100); do grep -qs ready \(files.path("ready")) && break; sleep 0.1; done
             mount --bind \(files.path("resolv.conf")) /etc/resolv.conf || exit 9
             began=$(date +%s%N)
             \(uvdemoPath) resolve nowhere.example.com --timeout 0.5; status=$?
