@@ -27,20 +27,27 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     private let session: TLSSession
     private let label: String?
 
+    /// Where the connection is: made, handshaking, established (each direction's end is `life`'s), or
+    /// closed. A fatal error (`failure`) may come in any of the first three; it stays to be reported.
     private enum Phase {
         case created, handshaking, established, closed
     }
 
+    /// What the connection keeps until its handshake is over: who waits for it, the timer that ends
+    /// it, and the plaintext written meanwhile, sent once it is done.
+    private struct Opening {
+        var completion: Completion?
+        var timer: Timer?
+        var writes: [(bytes: [UInt8], completion: Completion?)] = []
+    }
+
     private var phase = Phase.created
-    private var onHandshake: Completion?
-    private var handshakeTimer: Timer?
+    private var opening = Opening()
     @exclusivity(unchecked)  // called on every read, only on the loop's thread
     private var onRead: ((ReadResult) -> Void)?
     private var isTransportReading = false
     /// The first fatal error: the session is unusable after it, and every later call reports it.
     private var failure: (any Error)?
-    /// Plaintext written before the handshake finished, sent once it has.
-    private var waitingWrites: [(bytes: [UInt8], completion: Completion?)] = []
     /// Each direction's state (reading ends at the peer's close_notify; writing at ours) and
     /// `inbound()`'s buffer, kept as every kind of stream keeps them.
     // Unchecked: used on the loop's thread only, and its methods never call out (they return whom to
@@ -96,9 +103,9 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
             return completion(.failure(failure ?? refusal.during("TLS handshake with", target: peerName)))
         }
         phase = .handshaking
-        onHandshake = completion
+        opening.completion = completion
         if let limit = context.configuration.handshakeTimeout {
-            handshakeTimer = try? Timer.once(after: limit, on: loop) { [weak self] in self?.handshakeTimedOut(limit) }
+            opening.timer = try? Timer.once(after: limit, on: loop) { [weak self] in self?.handshakeTimedOut(limit) }
         }
         stepHandshake()
         readTransport()
@@ -178,14 +185,11 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
 
     private func handshakeFinished() {
         phase = .established
-        handshakeTimer?.close()
-        handshakeTimer = nil
-        let writes = waitingWrites
-        waitingWrites = []
-        if !writes.isEmpty { sendWaiting(writes) }
-        let completion = onHandshake
-        onHandshake = nil
-        completion?(.success(()))
+        let opened = opening
+        opening = Opening()
+        opened.timer?.close()
+        if !opened.writes.isEmpty { sendWaiting(opened.writes) }
+        opened.completion?(.success(()))
     }
 
     /// The writes made during the handshake, encrypted together and sent as one. Their completions
@@ -343,8 +347,8 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         pauseTransport()
         switch phase {
         case .created, .handshaking:
-            let completion = onHandshake
-            onHandshake = nil
+            let completion = opening.completion
+            opening.completion = nil
             closeNow(sendingCloseNotify: false, nil)
             completion?(.failure(error))
         case .established:
@@ -365,7 +369,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         if let failure { completion?(.failure(failure)); return }
         switch phase {
         case .created, .handshaking:
-            waitingWrites.append((Array(bytes), completion))
+            opening.writes.append((Array(bytes), completion))
         case .closed:
             completion?(.failure(UVError.badFileDescriptor.during("write to", target: peerName)))
         case .established:
@@ -445,7 +449,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     /// handshake. What a writer watches to stop producing.
     public var writeQueueSize: Int {
         checkThread()
-        return phase == .closed ? 0 : transport.writeQueueSize + waitingWrites.reduce(0) { $0 + $1.bytes.count }
+        return phase == .closed ? 0 : transport.writeQueueSize + opening.writes.reduce(0) { $0 + $1.bytes.count }
     }
 
     // MARK: Ending
@@ -513,17 +517,14 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     private func end() {
         guard phase != .closed else { return }
         phase = .closed
-        handshakeTimer?.close()
-        handshakeTimer = nil
         onRead = nil
         life.close()
-        let writes = waitingWrites
-        waitingWrites = []
-        let handshake = onHandshake
-        onHandshake = nil
+        let opened = opening
+        opening = Opening()
+        opened.timer?.close()
         let canceled = UVError.canceled.during("TLS handshake with", target: peerName)
-        for (_, completion) in writes { completion?(.failure(failure ?? canceled)) }
-        handshake?(.failure(canceled))
+        for (_, completion) in opened.writes { completion?(.failure(failure ?? canceled)) }
+        opened.completion?(.failure(canceled))
     }
 
     /// Runs `observer` once the connection (its transport) has closed; at once if it has.
