@@ -1,9 +1,9 @@
 // What a byte stream is to its users, whatever carries it: TCP, a Unix-domain socket, a child's pipe,
-// or TLS over one of them. The async face (inbound, write, shutdown) is written once, on this.
+// TLS over any of them, an in-memory pair. The async face (inbound, write, shutdown) is written once, on this.
 
 /// Bytes both ways between this process and a peer, on one loop: `TCPConnection`, `UnixConnection`,
-/// or `TLSConnection` (UVNetTLS) over one of them. Its members belong to the loop's thread, as a
-/// handle's do.
+/// `TLSConnection` (UVNetTLS) over any byte stream, or one of your own (see the article "Streams and
+/// their layers"). Its members belong to the loop's thread, as a handle's do.
 ///
 /// The callback requirements are the core; `inbound()`, `write(_:timeout:)` and `shutdown()` are
 /// built on them once, for every kind of stream.
@@ -11,9 +11,6 @@ public protocol ByteStream: AnyObject, LoopClosable {
     /// What reads, writes and shutdowns fail with: `UVError` for plain streams; `any Error` for TLS,
     /// which adds its own. The clean end is `UVError.eof`, so a stream of your own uses one of the two.
     associatedtype Failure: Error
-
-    /// The loop the stream belongs to.
-    var loop: Loop { get }
 
     /// The peer as error messages name it (`127.0.0.1:9000`, `example.com:443`), once known.
     var peerName: String? { get }
