@@ -17,7 +17,7 @@
 /// read `.connectionReset`.
 ///
 /// Like a handle, an open end keeps itself alive until closed, and belongs to its loop's thread.
-public final class MemoryStream: ByteStream, @unchecked Sendable {  // every member checks the loop's thread (`check`)
+public final class MemoryStream: ByteStream, @unchecked Sendable {  // every member checks the loop's thread (`check`: Loop.checkOnLoopThread traps elsewhere)
     /// What reads, writes and shutdowns fail with.
     public typealias Failure = UVError
 
@@ -52,7 +52,7 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
 
     /// Two connected ends on `loop` (call on its thread), each with a receive buffer of `capacity` bytes.
     public static func pair(on loop: Loop, capacity: Int = 64 * 1024) -> (client: MemoryStream, server: MemoryStream) {
-        precondition(loop.isOnLoopThread, "MemoryStream.pair: call it on the loop's thread")
+        loop.checkOnLoopThread("MemoryStream.pair")
         let client = MemoryStream(loop: loop, name: "memory server", capacity: capacity)
         let server = MemoryStream(loop: loop, name: "memory client", capacity: capacity)
         client.peer = server
@@ -61,7 +61,7 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
     }
 
     private func check(_ function: StaticString = #function) {
-        precondition(loop.isOnLoopThread, "MemoryStream.\(function) called off its loop's thread")
+        loop.checkOnLoopThread("MemoryStream.\(function)")
     }
 
     // MARK: Reading

@@ -64,11 +64,10 @@ struct MemoryStreamTests {
             let arrived = try loop.run {
                 let (client, server) = try await connectedPair(through: listener, on: loop)
                 let count = 8 << 20
-                let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 16)
+                let memory = patternMemory(count: count)
                 defer { memory.deallocate() }
-                memory.copyBytes(from: pattern(count: count, seed: 1))
-                let address = UInt(bitPattern: memory.baseAddress)  // the memory outlives the write: it is awaited below
-                async let written: Void = client.write(borrowing: UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: address), count: count))
+                let bytes = borrowable(memory)
+                async let written: Void = client.write(borrowing: bytes.pointer)
                 var received: [UInt8] = []
                 var chunks = server.inbound().makeAsyncIterator()
                 while received.count < count, let chunk = try await chunks.next() { received += chunk }
@@ -89,12 +88,11 @@ struct MemoryStreamTests {
             let (ending, clientState, serverEnd, prefixIntact) = try loop.run {
                 let (client, server) = try await connectedPair(through: listener, on: loop)
                 let count = 32 << 20
-                let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 16)
+                let memory = patternMemory(count: count)
                 defer { memory.deallocate() }
-                memory.copyBytes(from: pattern(count: count, seed: 1))
-                let address = UInt(bitPattern: memory.baseAddress)  // the memory outlives the task: it is awaited below
+                let bytes = borrowable(memory)
                 let writer = Task(executorPreference: loop.taskExecutor) {
-                    try await client.write(borrowing: UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: address), count: count))
+                    try await client.write(borrowing: bytes.pointer)
                 }
                 // The peer reads nothing yet: most of the 32 MiB waits, lent, in libuv's queue.
                 while client.writeQueueSize == 0 { await Task.yield() }
@@ -122,4 +120,22 @@ struct MemoryStreamTests {
             #expect(prefixIntact)
         }
     }
+}
+
+/// `count` bytes of `pattern(count:seed: 1)` in memory the test owns and frees.
+private func patternMemory(count: Int) -> UnsafeMutableRawBufferPointer {
+    let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 16)
+    memory.copyBytes(from: pattern(count: count, seed: 1))
+    return memory
+}
+
+/// Memory passed to a task by address: the test awaits the write that borrows it before freeing it.
+private struct Borrowable: Sendable {
+    let address: UInt
+    let count: Int
+    var pointer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: address), count: count) }
+}
+
+private func borrowable(_ memory: UnsafeMutableRawBufferPointer) -> Borrowable {
+    Borrowable(address: UInt(bitPattern: memory.baseAddress), count: memory.count)
 }

@@ -277,7 +277,7 @@ extension Loop {
 /// task to await: it finds the result there, or waits for it. A wait that ends early (cancellation,
 /// timeout) leaves the operation going. What `ByteStream.writeOrQueue(_:)` returns. Used on the loop's
 /// thread only, as the stream that made it is.
-public final class Awaited<Value: Sendable>: @unchecked Sendable {  // loop thread only: `Wake.resume` checks
+public final class Awaited<Value: Sendable>: @unchecked Sendable {  // loop thread only: `value` gets there through `Loop.suspend`, and `Wake.resume` checks; `complete` runs in the stream's callbacks there
     private var result: Result<Value, any Error>?
     private var waiter: Wake<Value>?
 
