@@ -132,10 +132,17 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     /// The corresponding C functions are `uv_try_write` and `uv_write`.
     public func write(_ bytes: UnsafeRawBufferPointer, completion: Completion? = nil) {
         checkThread()
+        send(bytes, lent: false, completion: completion)
+    }
+
+    /// Hands the kernel what it takes now and queues the rest (a copy, or the bytes where they are when
+    /// `lent`); `completion` runs at once when nothing had to wait.
+    @inline(__always)
+    private func send(_ bytes: UnsafeRawBufferPointer, lent: Bool, completion: Completion?) {
         switch writeNow(bytes) {
         case .written: completion?(.success(()))
         case .failed(let error): completion?(.failure(error))
-        case .partly(let written): enqueue(UnsafeRawBufferPointer(rebasing: bytes[written...]), completion: completion)
+        case .partly(let written): enqueue(UnsafeRawBufferPointer(rebasing: bytes[written...]), lent: lent, completion: completion)
         }
     }
 
@@ -152,7 +159,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         case .failed(let error): throw error
         case .partly(let written):
             let rest = Awaited<Void>()
-            enqueue(UnsafeRawBufferPointer(rebasing: bytes[written...]), completion: rest.complete)
+            enqueue(UnsafeRawBufferPointer(rebasing: bytes[written...]), lent: false, completion: rest.complete)
             return rest
         }
     }
@@ -161,12 +168,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     /// take at once is queued where it is, not copied.
     public func write(lent bytes: UnsafeRawBufferPointer, completion: @escaping (Result<Void, any Error>) -> Void) {
         checkThread()
-        switch writeNow(bytes) {
-        case .written: completion(.success(()))
-        case .failed(let error): completion(.failure(error))
-        case .partly(let written):
-            enqueue(UnsafeRawBufferPointer(rebasing: bytes[written...]), lent: true) { completion($0.mapError { $0 }) }
-        }
+        send(bytes, lent: true) { completion($0.mapError { $0 }) }
     }
 
     /// How far a write got without waiting.
@@ -196,7 +198,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
 
     /// Queues `rest` behind whatever is already queued, so bytes leave in order: a copy of it, or, when
     /// `lent`, the bytes where they are (the caller keeps them until the completion).
-    private func enqueue(_ rest: UnsafeRawBufferPointer, lent: Bool = false, completion: Completion?) {
+    private func enqueue(_ rest: UnsafeRawBufferPointer, lent: Bool, completion: Completion?) {
         var (request, buffer) = QueuedBytes<uv_write_t>.make(rest, copying: !lent)
         request.pointee.data = .retaining(completion)
         do {
