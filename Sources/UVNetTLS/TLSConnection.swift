@@ -43,8 +43,9 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
 
     private var phase = Phase.created
     private var opening = Opening()
+    /// Whom plaintext goes to (see `StreamCore`).
     @exclusivity(unchecked)  // called on every read, only on the loop's thread
-    private var onRead: ((ReadResult) -> Void)?
+    @_spi(StreamLayers) public var reader: ((ReadResult) -> Void)?
     private var isTransportReading = false
     /// The first fatal error: the session is unusable after it, and every later call reports it.
     private var failure: (any Error)?
@@ -53,7 +54,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     // Unchecked: used on the loop's thread only, and its methods never call out (they return whom to
     // tell), so no access can overlap another; the dynamic check would cost some 90 instructions a message.
     @exclusivity(unchecked)
-    private var life = StreamLife<any Error>()
+    @_spi(StreamLayers) public var life = StreamLife<any Error>()
     private var isDeliveryScheduled = false
 
     /// Wraps `transport` (connected, not yet reading) for TLS as `context`'s role says. A client checks
@@ -88,6 +89,10 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     @inline(__always)
     private func checkThread(_ function: StaticString = #function) {
         loop.checkOnLoopThread("TLSConnection.\(function)")
+    }
+
+    @_spi(StreamLayers) public func failure(_ base: UVError, during operation: String) -> any Error {
+        base.during(operation, target: peerName)
     }
 
     // MARK: Handshake
@@ -214,16 +219,12 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
 
     // MARK: Reading
 
-    /// Starts delivering plaintext: each chunk valid only inside the call (it lives in the loop's read
-    /// buffer: copy what you keep); `UVError.eof` once the peer's close_notify came; `TLSError`
-    /// `.truncated` if the peer ended the TCP stream without it; or another error.
-    public func startReading(_ handler: @escaping (ReadResult) -> Void) {
-        checkThread()
-        if let failure { return handler(.failure(failure)) }
-        let closed = UVError.badFileDescriptor.during("read from", target: peerName)
-        if phase == .created { return handler(.failure(closed)) }
-        if let end = life.startReading(closed: closed) { return handler(.failure(end)) }
-        onRead = handler
+    /// Has plaintext delivered (see `startReading(_:)`): it lives in the loop's read buffer, valid only
+    /// inside the call; `UVError.eof` once the peer's close_notify came; `TLSError` `.truncated` if the
+    /// peer ended its stream without it. Before the handshake has begun, reading fails as on a closed stream.
+    @_spi(StreamLayers) public func transportStartReading() throws(any Error) {
+        if let failure { throw failure }
+        if phase == .created { throw self.failure(.badFileDescriptor, during: "read from") }
         guard phase == .established else { return }  // the handshake reads already; plaintext follows it
         if session.hasInput { scheduleDelivery() }
         readTransport()
@@ -234,20 +235,9 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         startReading(handler)
     }
 
-    /// Stops reading; what arrives meanwhile waits in the kernel (and in OpenSSL) until `startReading`.
-    public func stopReading() {
-        checkThread()
-        _ = life.pauseReading()
+    /// What arrives meanwhile waits in the kernel (and in OpenSSL); a handshake under way goes on reading.
+    @_spi(StreamLayers) public func transportStopReading() {
         if phase == .established { pauseTransport() }
-    }
-
-    /// Stops reading for good, as if the peer had ended: the read handler gets `UVError.eof` now (an
-    /// async `inbound()` ends after what it holds).
-    public func endReading() {
-        checkThread()
-        guard phase == .handshaking || phase == .established else { return }
-        if phase == .established { pauseTransport() }  // the handshake still reads; its end pauses then
-        endReading(with: UVError.eof.during("read from", target: peerName))
     }
 
     private func readTransport() {
@@ -288,7 +278,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     @inline(__always)
     private func deliverPlaintext() {
         let buffer = UnsafeMutableRawBufferPointer(start: loop.readBuffer, count: Loop.readBufferSize)
-        reading: while phase == .established, failure == nil, life.reading == .active, let handler = onRead {
+        reading: while phase == .established, failure == nil, life.reading == .active, let handler = reader {
             switch session.read(into: buffer) {
             case .read(let count):
                 handler(.success(UnsafeRawBufferPointer(start: buffer.baseAddress, count: count)))
@@ -317,13 +307,6 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     private func peerClosed() {
         pauseTransport()
         endReading(with: UVError.eof.during("read from", target: peerName))
-    }
-
-    /// Reading is over: the reader hears `end`, once.
-    private func endReading(with end: any Error) {
-        guard life.endReading(end), let handler = onRead else { return }
-        onRead = nil
-        handler(.failure(end))
     }
 
     private func transportEnded(_ error: any Error) {
@@ -431,10 +414,9 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         if !sent { completion?(.success(())) }
     }
 
-    /// Write backpressure for callbacks, as `StreamConnection.onWritabilityChange(watermarks:_:)`
-    /// has it, measured on the ciphertext queued on the transport (the plaintext and TLS's few bytes
-    /// a record).
-    public func onWritabilityChange(watermarks: WriteWatermarks = .standard, _ handler: ((Bool) -> Void)?) {
+    /// Write backpressure for callbacks (see `StreamCore`), measured on the ciphertext queued on the
+    /// transport (the plaintext and TLS's few bytes a record).
+    public func onWritabilityChange(watermarks: WriteWatermarks, _ handler: ((Bool) -> Void)?) {
         checkThread()
         transport.onWritabilityChange(watermarks: watermarks, handler)
     }
@@ -445,6 +427,8 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         return transport.isWritable
     }
 
+    @_spi(StreamLayers) public var queuedBytes: Int { transport.writeQueueSize }
+
     /// Bytes written but not yet with the kernel: ciphertext queued, and plaintext waiting for the
     /// handshake. What a writer watches to stop producing.
     public var writeQueueSize: Int {
@@ -454,24 +438,19 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
 
     // MARK: Ending
 
-    /// Sends close_notify, then half-closes the transport once every queued write has gone out; reading
-    /// goes on until the peer's own close_notify. A second call while one is under way completes when the
-    /// first does. Over another TLS connection (a tunnel), the outer one sends its close_notify too: a
-    /// peer that takes that for a full close cuts the inner reply short, so a tunnel's client closes
-    /// after reading the reply rather than shutting down first. The corresponding C function is
-    /// `SSL_shutdown`.
-    public func shutdown(_ completion: Completion? = nil) {
-        checkThread()
-        if case .ended(let result) = life.writing { return completion?(result) ?? () }  // whatever broke since
-        guard phase == .established, failure == nil else {
-            completion?(.failure(failure ?? UVError.badFileDescriptor.during("shut down", target: peerName)))
-            return
-        }
-        guard life.shutdown(completion).startsNow(telling: completion) else { return }
+    /// Sends close_notify, then half-closes the transport once every queued write has gone out (see
+    /// `shutdown(_:)`); reading goes on until the peer's own close_notify. Over another TLS connection
+    /// (a tunnel), the outer one sends its close_notify too: a peer that takes that for a full close
+    /// cuts the inner reply short, so a tunnel's client closes after reading the reply rather than
+    /// shutting down first. The corresponding C function is `SSL_shutdown`.
+    @_spi(StreamLayers) public func transportShutdown() {
         sendCloseNotify()
-        shutDown(transport) { [self] result in
-            for waiting in life.shutdownEnded(result) { waiting(result) }
-        }
+        shutDown(transport) { [self] result in shutdownEnded(result) }
+    }
+
+    /// A shutdown waits for nothing: before the handshake is done, or after a failure, it fails.
+    @_spi(StreamLayers) public var shutdownRefusal: (any Error)? {
+        failure ?? (phase == .established ? nil : self.failure(.badFileDescriptor, during: "shut down"))
     }
 
     /// Half-closes `transport`, whatever kind of stream it is.
@@ -517,8 +496,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     private func end() {
         guard phase != .closed else { return }
         phase = .closed
-        onRead = nil
-        life.close()
+        streamClosing()
         let opened = opening
         opening = Opening()
         opened.timer?.close()
@@ -532,10 +510,6 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         checkThread()
         transport.whenClosed(observer)
     }
-
-    /// What `inbound()` reads into (see `ByteStream`).
-    public var inboundBuffer: InboundBuffer {
-        checkThread()
-        return life.inboundBuffer()
-    }
 }
+
+@_spi(StreamLayers) extension TLSConnection: StreamCore {}

@@ -31,10 +31,10 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
     private var peer: MemoryStream?
     private var keepAlive: MemoryStream?
     private var lifecycle = Handle.State.open
-    private var onRead: ((Result<UnsafeRawBufferPointer, UVError>) -> Void)?
-    /// Each direction's state, the writability handler and `inbound()`'s buffer, kept as UVNet's own
-    /// streams keep them.
-    private var life = StreamLife<UVError>()
+    /// Whom reads go to, and each direction's state, the writability handler and `inbound()`'s buffer,
+    /// kept as UVNet's own streams keep them (see `StreamCore`).
+    @_spi(StreamLayers) public var reader: ((Result<UnsafeRawBufferPointer, UVError>) -> Void)?
+    @_spi(StreamLayers) public var life = StreamLife<UVError>()
     private var isDeliveryScheduled = false
     /// Received and not yet read; then how the stream ends, once the other end has ended it.
     private var received: [UInt8] = []
@@ -66,33 +66,17 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
 
     // MARK: Reading
 
+    @_spi(StreamLayers) public func failure(_ base: UVError, during operation: String) -> UVError {
+        base.during(operation, target: peerName)
+    }
+
     /// Delivers what the other end writes, in later turns of the loop, then how it ended.
-    public func startReading(_ handler: @escaping (Result<UnsafeRawBufferPointer, UVError>) -> Void) {
-        check()
-        if let end = life.startReading(closed: UVError.badFileDescriptor.during("read", target: peerName)) {
-            return handler(.failure(end))
-        }
-        onRead = handler
+    @_spi(StreamLayers) public func transportStartReading() {
         scheduleDelivery()
     }
 
-    /// Stops delivering; what arrives fills the receive buffer, then waits in the writer's queue.
-    public func stopReading() {
-        check()
-        _ = life.pauseReading()
-    }
-
-    /// Stops reading for good: the handler gets `.eof` now.
-    public func endReading() {
-        check()
-        endReading(with: UVError.eof.during("read", target: peerName))
-    }
-
-    private func endReading(with end: UVError) {
-        guard life.endReading(end), let handler = onRead else { return }
-        onRead = nil
-        handler(.failure(end))
-    }
+    /// What arrives meanwhile fills the receive buffer, then waits in the writer's queue.
+    @_spi(StreamLayers) public func transportStopReading() {}
 
     private func scheduleDelivery() {
         guard !isDeliveryScheduled, life.reading == .active else { return }
@@ -104,10 +88,10 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
     }
 
     private func deliver() {
-        while life.reading == .active, let handler = onRead {
+        while life.reading == .active, let handler = reader {
             if received.isEmpty {
                 guard let end = receivedEnd else { return }
-                return endReading(with: end.during("read", target: peerName))
+                return endReading(with: end.during("read from", target: peerName))
             }
             let chunk = received.prefix(64 * 1024)
             received.removeFirst(chunk.count)
@@ -132,9 +116,9 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
     /// (copied); `completion` runs once every byte is there, at once when they all fit.
     public func write(_ bytes: UnsafeRawBufferPointer, completion: ((Result<Void, UVError>) -> Void)?) {
         check()
-        guard lifecycle == .open else { completion?(.failure(UVError.badFileDescriptor.during("write", target: peerName))); return }
+        guard lifecycle == .open else { completion?(.failure(UVError.badFileDescriptor.during("write to", target: peerName))); return }
         guard life.canWrite, let peer else {
-            completion?(.failure(UVError.brokenPipe.during("write", target: peerName)))
+            completion?(.failure(UVError.brokenPipe.during("write to", target: peerName)))
             return
         }
         var bytes = Array(bytes)[...]
@@ -148,9 +132,6 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
         writeQueueChanged()
     }
 
-    private func writeQueueChanged() {
-        if let (handler, isWritable) = life.writeQueueChanged(to: { queued.reduce(0) { $0 + $1.bytes.count } }) { handler(isWritable) }
-    }
 
     private var room: Int { max(0, capacity - received.count) }
 
@@ -173,40 +154,24 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
     /// Bytes written and not yet taken by the other end's receive buffer.
     public var writeQueueSize: Int {
         check()
-        return queued.reduce(0) { $0 + $1.bytes.count }
+        return queuedBytes
     }
 
-    /// Calls `handler` with false when the queue passes `watermarks.high`, and true once it is back
-    /// under `watermarks.low`.
-    public func onWritabilityChange(watermarks: WriteWatermarks, _ handler: ((Bool) -> Void)?) {
-        check()
-        life.onWritabilityChange(watermarks: watermarks, handler, queued: writeQueueSize)
-    }
-
-    /// False while the queue is past the high watermark of `onWritabilityChange`.
-    public var isWritable: Bool {
-        check()
-        return life.isWritable
-    }
+    @_spi(StreamLayers) public var queuedBytes: Int { queued.reduce(0) { $0 + $1.bytes.count } }
 
     // MARK: Ending
 
-    /// Ends this side's sending once the queue has gone over: the other end reads `.eof` after it.
-    public func shutdown(_ completion: ((Result<Void, UVError>) -> Void)?) {
-        check()
-        guard lifecycle == .open else {
-            completion?(.failure(UVError.badFileDescriptor.during("shut down", target: peerName)))
-            return
-        }
-        guard life.shutdown(completion).startsNow(telling: completion) else { return }
-        try? loop.execute { [self] in if queued.isEmpty { finishShutdown() } }  // completes in a later turn, as libuv's does
+    /// Ends this side's sending once the queue has gone over: the other end reads `.eof` after it,
+    /// completing in a later turn, as libuv's shutdown does.
+    @_spi(StreamLayers) public func transportShutdown() {
+        try? loop.execute { [self] in if queued.isEmpty { finishShutdown() } }
     }
 
     private func finishShutdown() {
         guard case .shuttingDown = life.writing, lifecycle == .open else { return }
         let result: Result<Void, UVError> = peer == nil ? .failure(UVError.brokenPipe.during("shut down", target: peerName)) : .success(())
         peer?.ended(by: .eof)
-        for waiter in life.shutdownEnded(result) { waiter(result) }
+        shutdownEnded(result)
     }
 
     /// Closes this end: the other reads `.eof` after what it has, and its writes fail with
@@ -226,12 +191,11 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
         if let completion { lifecycle == .closed ? completion() : closeCompletions.append(completion) }
         guard lifecycle == .open else { return }
         lifecycle = .closing
-        life.close()
-        onRead = nil
-        let canceled = UVError.canceled.during("write", target: peerName)
+        streamClosing()
+        let canceled = UVError.canceled.during("write to", target: peerName)
         for write in queued { write.completion?(.failure(canceled)) }
         queued = []
-        for waiter in life.shutdownEnded(.failure(canceled)) { waiter(.failure(canceled)) }
+        shutdownEnded(.failure(canceled))
         if let peer {
             self.peer = nil
             peer.peer = nil
@@ -252,9 +216,8 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
     private func failQueued(_ error: UVError) {
         let writes = queued
         queued = []
-        for write in writes { write.completion?(.failure(error.during("write", target: peerName))) }
-        let failed = error.during("shut down", target: peerName)
-        for waiter in life.shutdownEnded(.failure(failed)) { waiter(.failure(failed)) }
+        for write in writes { write.completion?(.failure(error.during("write to", target: peerName))) }
+        shutdownEnded(.failure(error.during("shut down", target: peerName)))
     }
 
     /// Runs `observer` once this end has closed; at once if it has.
@@ -269,10 +232,6 @@ public final class MemoryStream: ByteStream, @unchecked Sendable {  // every mem
         check()
         return lifecycle
     }
-
-    /// What `inbound()` reads into.
-    public var inboundBuffer: InboundBuffer {
-        check()
-        return life.inboundBuffer()
-    }
 }
+
+@_spi(StreamLayers) extension MemoryStream: StreamCore {}

@@ -39,7 +39,14 @@ public protocol ByteStream: AnyObject, LoopClosable {
     var writeQueueSize: Int { get }
 
     /// Calls `handler` with false when the queued writes pass `watermarks.high`, and with true once
-    /// they are back under `watermarks.low`: write backpressure for callback code.
+    /// they are back under `watermarks.low`: write backpressure for callback code. Only what the kernel
+    /// did not take at once is queued, so a fast peer never makes it false; `nil` stops the calls.
+    ///
+    /// ```swift
+    /// connection.onWritabilityChange { writable in     // an echo: read only while the peer keeps up
+    ///     if writable { connection.startReading(echo) } else { connection.stopReading() }
+    /// }
+    /// ```
     func onWritabilityChange(watermarks: WriteWatermarks, _ handler: ((Bool) -> Void)?)
 
     /// False while the queued writes are past the high watermark of `onWritabilityChange`.
@@ -132,6 +139,17 @@ extension ByteStream {
     public func write(_ text: String, completion: ((Result<Void, Failure>) -> Void)? = nil) {
         var text = text
         text.withUTF8 { write(UnsafeRawBufferPointer($0), completion: completion) }
+    }
+
+    /// Ends this side's sending without asking to hear when it has (see `shutdown(_:)`).
+    public func shutdown() {
+        shutdown(nil)
+    }
+
+    /// Tells `handler` when the write queue crosses the standard watermarks (see
+    /// `onWritabilityChange(watermarks:_:)`).
+    public func onWritabilityChange(_ handler: ((Bool) -> Void)?) {
+        onWritabilityChange(watermarks: .standard, handler)
     }
 
     /// Closes the stream without waiting (see `close(_:)`).

@@ -15,14 +15,15 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     /// What a write, shutdown or connect completion receives.
     public typealias Completion = (Result<Void, UVError>) -> Void
 
+    /// Whom reads go to (see `StreamCore`).
     @exclusivity(unchecked)  // called on every read, only on the loop's thread
-    private var onRead: ((ReadResult) -> Void)?
+    @_spi(StreamLayers) public final var reader: ((ReadResult) -> Void)?
     /// Each direction's state, the writability handler and `inbound()`'s buffer: the stream's life,
     /// kept as every kind of stream keeps it.
     // Unchecked: used on the loop's thread only, and its methods never call out (they return whom to
     // tell), so no access can overlap another; the dynamic check would cost some 90 instructions a message.
     @exclusivity(unchecked)
-    final var life = StreamLife<UVError>()
+    @_spi(StreamLayers) public final var life = StreamLife<UVError>()
 
     var stream: UnsafeMutablePointer<uv_stream_t> {
         rawHandle.cast(to: uv_stream_t.self)
@@ -36,34 +37,23 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     /// A listener accepted this connection: remember what error messages will want of the peer.
     func didAccept() {}
 
-    /// What `inbound()` reads into (see `ByteStream`); one that has ended already on a closed connection.
-    public var inboundBuffer: InboundBuffer {
-        checkThread()
-        return life.inboundBuffer()
+    @_spi(StreamLayers) public func failure(_ base: UVError, during operation: String) -> UVError {
+        base.during(operation, target: peerName)
     }
 
     // MARK: Reading
 
-    /// Starts delivering what the peer sends. `handler` gets each chunk as bytes that are valid only
-    /// inside the call (they live in the loop's read buffer: copy what you keep), then `.eof` once
-    /// when the peer half-closes, or an error (`.connectionReset`, …). Nothing is allocated per read.
-    /// The corresponding C function is `uv_read_start`.
-    public func startReading(_ handler: @escaping (ReadResult) -> Void) {
-        checkThread()
-        if let end = life.startReading(closed: UVError.badFileDescriptor.during("read", target: peerName)) {
-            return handler(.failure(end))
-        }
-        onRead = handler
-        do {
-            // Already reading (nil): the new handler has taken over, which is all a second call asks for.
-            _ = try uvCheck(
-                uv_read_start(stream, StreamConnection.allocate, StreamConnection.didRead), "read", target: peerName,
-                tolerating: .alreadyInProgress)
-        } catch {
-            life.startFailed()
-            onRead = nil
-            handler(.failure(error))
-        }
+    /// Has libuv read into the loop's read buffer: nothing is allocated per read. The corresponding C
+    /// functions are `uv_read_start` and `uv_read_stop`.
+    @_spi(StreamLayers) public func transportStartReading() throws(UVError) {
+        // Already reading (nil): the new handler has taken over, which is all a second call asks for.
+        _ = try uvCheck(
+            uv_read_start(stream, StreamConnection.allocate, StreamConnection.didRead), "read from", target: peerName,
+            tolerating: .alreadyInProgress)
+    }
+
+    @_spi(StreamLayers) public func transportStopReading() {
+        uv_read_stop(stream)
     }
 
     /// `startReading` for `inbound()`, the conversion of its failures compiled here once.
@@ -74,31 +64,6 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
             case .failure(let error): handler(.failure(error))
             }
         }
-    }
-
-    /// Stops reading; the kernel buffers (and eventually pushes back on the peer) until `startReading`.
-    /// The corresponding C function is `uv_read_stop`.
-    public func stopReading() {
-        checkThread()
-        guard lifecycle == .open, life.pauseReading() else { return }
-        uv_read_stop(stream)
-    }
-
-    /// Stops reading for good, as if the peer had half-closed: the read handler gets `.eof` now (an async
-    /// `inbound()` ends after the bytes it already holds). For a graceful shutdown: nothing already
-    /// received is lost, and nothing more is taken in.
-    public func endReading() {
-        checkThread()
-        guard lifecycle == .open else { return }
-        uv_read_stop(stream)
-        endReading(with: UVError.eof.during("read", target: peerName))
-    }
-
-    /// Reading is over: the reader hears `end`, once.
-    private func endReading(with end: UVError) {
-        guard life.endReading(end), let handler = onRead else { return }
-        onRead = nil
-        handler(.failure(end))
     }
 
     private static let allocate: uv_alloc_cb = { handle, _, buffer in
@@ -114,10 +79,10 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     @inline(__always)
     private func didRead(_ count: Int, _ buffer: uv_buf_t) {
         if count > 0 {
-            onRead?(.success(UnsafeRawBufferPointer(start: buffer.base, count: count)))
+            reader?(.success(UnsafeRawBufferPointer(start: buffer.base, count: count)))
         } else if count < 0 {
             // libuv stops reading by itself after EOF and errors; the handler sees each once.
-            endReading(with: UVError(CInt(count), operation: "read", target: peerName))
+            endReading(with: UVError(CInt(count), operation: "read from", target: peerName))
         }
         // count == 0 is libuv's EAGAIN: nothing was read, which is not the end of the stream.
     }
@@ -182,13 +147,13 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     /// The corresponding C function is `uv_try_write`.
     @inline(__always)
     private func writeNow(_ bytes: UnsafeRawBufferPointer) -> ImmediateWrite {
-        guard lifecycle == .open else { return .failed(UVError.badFileDescriptor.during("write", target: peerName)) }
+        guard lifecycle == .open else { return .failed(UVError.badFileDescriptor.during("write to", target: peerName)) }
         guard !bytes.isEmpty else { return .written }
         var buffer = uv_buf_t(reading: bytes)
         // uv_try_write answers EAGAIN (nil) while earlier writes are queued, which keeps the bytes in order.
         let taken: CInt?
         do {
-            taken = try uvCheck(uv_try_write(stream, &buffer, 1), "write", target: peerName, tolerating: .tryAgain)
+            taken = try uvCheck(uv_try_write(stream, &buffer, 1), "write to", target: peerName, tolerating: .tryAgain)
         } catch {
             return .failed(error)
         }
@@ -202,7 +167,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         var (request, buffer) = QueuedBytes<uv_write_t>.make(rest, copying: !lent)
         request.pointee.data = .retaining(completion)
         do {
-            try uvCheck(uv_write(request, stream, &buffer, 1, StreamConnection.wrote), "write", target: peerName)
+            try uvCheck(uv_write(request, stream, &buffer, 1, StreamConnection.wrote), "write to", target: peerName)
             writeQueueChanged()
         } catch {
             let completion = takeCompletion(request.pointee.data, as: Result<Void, UVError>.self)
@@ -216,7 +181,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         let handle = request!.pointee.handle
         QueuedBytes<uv_write_t>.free(request!)
         Handle.callback(handle, as: StreamConnection.self) { connection in
-            completion?(uvResult(status, "write", target: connection.peerName))
+            completion?(uvResult(status, "write to", target: connection.peerName))
             connection.writeQueueChanged()
         }
     }
@@ -225,28 +190,20 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     /// `uv_stream_get_write_queue_size` (read here as the field it returns, on the hot path of echo).
     public var writeQueueSize: Int {
         checkThread()
-        return lifecycle == .closed ? 0 : stream.pointee.write_queue_size
+        return lifecycle == .closed ? 0 : queuedBytes
     }
 
     // MARK: Ending
 
-    /// Half-closes: sends FIN after every queued write has gone out; reading goes on until the peer's EOF.
-    /// Asking again is harmless: a call while one is under way completes when it does, with its result,
-    /// and a call after it has ended completes at once with that result; one after `close` fails at once.
-    /// The corresponding C function is `uv_shutdown`.
-    public func shutdown(_ completion: Completion? = nil) {
-        checkThread()
-        guard lifecycle == .open else {
-            completion?(.failure(UVError.badFileDescriptor.during("shut down", target: peerName)))
-            return
-        }
-        guard life.shutdown(completion).startsNow(telling: completion) else { return }
+    /// Half-closes: sends FIN after every queued write has gone out (see `shutdown(_:)`). The
+    /// corresponding C function is `uv_shutdown`.
+    @_spi(StreamLayers) public func transportShutdown() {
         let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
         do {
             try uvCheck(uv_shutdown(request, stream, StreamConnection.didShutdown), "shut down", target: peerName)
         } catch {
             request.deallocate()
-            for waiting in life.shutdownEnded(.failure(error)) { waiting(.failure(error)) }
+            shutdownEnded(.failure(error))
         }
     }
 
@@ -255,16 +212,12 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         request!.deallocate()
         Handle.callback(handle, as: StreamConnection.self) { connection in
             // Also after close began: libuv cancels the shutdown, and the callers hear `.canceled`.
-            let result = uvResult(status, "shut down", target: connection.peerName)
-            for waiting in connection.life.shutdownEnded(result) { waiting(result) }
+            connection.shutdownEnded(uvResult(status, "shut down", target: connection.peerName))
         }
     }
 
-    /// The write queue changed: tells the writability handler when it crossed a watermark.
-    @inline(__always)
-    func writeQueueChanged() {
-        if let (handler, isWritable) = life.writeQueueChanged(to: { stream.pointee.write_queue_size }) { handler(isWritable) }
-    }
+    /// Bytes in libuv's write queue, read as the field `uv_stream_get_write_queue_size` returns.
+    @_spi(StreamLayers) public var queuedBytes: Int { stream.pointee.write_queue_size }
 
     /// Closes at once, telling the peer this end gave up (see `ByteStream.closeWithReset(_:)`); a plain
     /// close for a stream that has no other way to say so.
@@ -274,10 +227,9 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
 
     override func didEnter(_ state: State) {
         // A waiting `inbound()` ends the way a clean end reads: after what it already holds, with nil.
-        if state == .closing {
-            life.close()
-            onRead = nil
-        }
+        if state == .closing { streamClosing() }
         super.didEnter(state)
     }
 }
+
+@_spi(StreamLayers) extension StreamConnection: StreamCore {}

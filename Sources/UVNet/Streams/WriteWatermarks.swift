@@ -18,30 +18,3 @@ public struct WriteWatermarks: Sendable, Hashable {
     /// 64 KiB and 256 KiB: the same as `inbound()`'s read-ahead limits.
     public static let standard = WriteWatermarks(low: 64 * 1024, high: 256 * 1024)
 }
-
-extension StreamConnection {
-    /// Calls `handler(false)` when more than `watermarks.high` bytes wait in the write queue, and
-    /// `handler(true)` once they have drained to `watermarks.low`, on the loop's thread. A producer
-    /// stops on false and goes on at true, so a peer that reads slowly costs at most about `high`
-    /// plus one write of memory:
-    ///
-    /// ```swift
-    /// connection.onWritabilityChange { writable in     // an echo: read only while the peer keeps up
-    ///     if writable { connection.startReading(echo) } else { connection.stopReading() }
-    /// }
-    /// ```
-    /// Only what the kernel did not take at once is queued, so a fast peer never makes it false.
-    /// `nil` stops the calls. (The async `write` needs none of this: it returns once the kernel has
-    /// the bytes, so a writing task waits by itself.)
-    public func onWritabilityChange(watermarks: WriteWatermarks = .standard, _ handler: ((Bool) -> Void)?) {
-        checkThread()
-        life.onWritabilityChange(watermarks: watermarks, handler, queued: writeQueueSize)
-    }
-
-    /// False while a writability handler is set and its high watermark has been passed, until the
-    /// queue drains to the low one; true otherwise.
-    public var isWritable: Bool {
-        checkThread()
-        return life.isWritable
-    }
-}
