@@ -29,13 +29,35 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         rawHandle.cast(to: uv_stream_t.self)
     }
 
-    /// The peer as error messages name it (an address, a path), once known.
-    public var peerName: String? { nil }
+    /// The peer as error messages name it (an address, a path), once known: remembered, since a socket
+    /// that was reset can no longer say.
+    public internal(set) final var peerName: String?
+    /// The completion of the connect under way.
+    private var onConnect: Completion?
 
     override var errorTarget: String? { peerName }
 
     /// A listener accepted this connection: remember what error messages will want of the peer.
     func didAccept() {}
+
+    // MARK: Connecting
+
+    /// Begins a connect to `target` that `completion` will hear the end of, once the caller has
+    /// started it with `start`; throws if the connection is closed, connecting already, or `start` fails.
+    final func connect(to target: String, _ completion: @escaping Completion, start: () throws(UVError) -> Void) throws(UVError) {
+        try checkOpen("connect to", target: target)
+        guard onConnect == nil else { throw UVError.alreadyInProgress.during("connect to", target: target) }
+        try start()
+        peerName = target
+        onConnect = completion
+    }
+
+    /// The connect under way has ended: its completion hears `outcome`, once.
+    final func finishConnect(_ outcome: Result<Void, UVError>) {
+        let completion = onConnect
+        onConnect = nil
+        completion?(outcome)
+    }
 
     @_spi(StreamLayers) public func failure(_ base: UVError, during operation: String) -> UVError {
         base.during(operation, target: peerName)
@@ -228,6 +250,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     override func didEnter(_ state: State) {
         // A waiting `inbound()` ends the way a clean end reads: after what it already holds, with nil.
         if state == .closing { streamClosing() }
+        if state == .closed { onConnect = nil }
         super.didEnter(state)
     }
 }

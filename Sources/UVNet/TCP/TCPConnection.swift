@@ -18,10 +18,6 @@ import CUV
 /// }
 /// ```
 public final class TCPConnection: StreamConnection, @unchecked Sendable {  // Handle's members check the loop's thread
-    private var onConnect: Completion?
-    /// The peer, remembered for error messages: once reset, the socket can no longer say.
-    private var peer: SocketAddress?
-
     /// Creates an unconnected TCP handle. The corresponding C function is `uv_tcp_init`.
     public init(on loop: Loop) throws(UVError) {
         try super.init(loop: loop, cType: uv_tcp_t.self, operation: "create TCP connection")
@@ -38,11 +34,6 @@ public final class TCPConnection: StreamConnection, @unchecked Sendable {  // Ha
         rawHandle.cast(to: uv_tcp_t.self)
     }
 
-    /// The peer's address as text for error messages, once known.
-    override public var peerName: String? {
-        peer?.description
-    }
-
     // MARK: Connecting
 
     /// Connects to `address`. `completion` runs once: `.success`, or an error naming the address
@@ -51,29 +42,24 @@ public final class TCPConnection: StreamConnection, @unchecked Sendable {  // Ha
     /// The corresponding C function is `uv_tcp_connect`.
     public func connect(to address: SocketAddress, _ completion: @escaping Completion) throws(UVError) {
         checkThread()
-        let operation = "connect to"
-        try checkOpen(operation, target: "\(address)")
-        guard onConnect == nil else { throw UVError.alreadyInProgress.during(operation, target: "\(address)") }
-        let request = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
-        do {
-            try uvCheck(
-                address.withSockAddr { sockaddr, _ in uv_tcp_connect(request, tcp, sockaddr, TCPConnection.connected) },
-                operation, target: "\(address)")
-        } catch {
-            request.deallocate()
-            throw error
+        try connect(to: address.description, completion) { () throws(UVError) in
+            let request = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
+            do throws(UVError) {
+                try uvCheck(
+                    address.withSockAddr { sockaddr, _ in uv_tcp_connect(request, tcp, sockaddr, TCPConnection.connected) },
+                    "connect to", target: address.description)
+            } catch {
+                request.deallocate()
+                throw error
+            }
         }
-        peer = address
-        onConnect = completion
     }
 
     private static let connected: uv_connect_cb = { request, status in
         let handle = request!.pointee.handle
         request!.deallocate()
         Handle.callback(handle, as: TCPConnection.self) { connection in
-            let completion = connection.onConnect
-            connection.onConnect = nil
-            completion?(uvResult(status, "connect to", target: connection.peerName))
+            connection.finishConnect(uvResult(status, "connect to", target: connection.peerName))
         }
     }
 
@@ -116,7 +102,7 @@ public final class TCPConnection: StreamConnection, @unchecked Sendable {  // Ha
 
     /// Remembers the peer of an accepted connection (for error messages).
     override func didAccept() {
-        peer = try? remoteAddress
+        peerName = (try? remoteAddress)?.description
     }
 
     /// Closes at once with an RST instead of a FIN: queued writes are dropped (their completions get
@@ -127,11 +113,6 @@ public final class TCPConnection: StreamConnection, @unchecked Sendable {  // Ha
         beginClosing(completion) { handle, closed in
             if !uvSucceeded(uv_tcp_close_reset(handle.cast(to: uv_tcp_t.self), closed)) { uv_close(handle, closed) }
         }
-    }
-
-    override func didEnter(_ state: State) {
-        if state == .closed { onConnect = nil }
-        super.didEnter(state)
     }
 
     // MARK: Options and names

@@ -17,9 +17,6 @@ import Glibc
 public final class UnixConnection: StreamConnection, @unchecked Sendable {  // Handle's members check the loop's thread
     /// Whether this is an IPC pipe, which can carry handles (`send(_:completion:)`).
     public let isIPC: Bool
-    private var onConnect: Completion?
-    /// The path connected to, remembered for error messages.
-    private var path: UnixPath?
     /// What `receivedHandles()` takes from; made when first asked for, kept for the connection's life.
     var handles: HandleQueue?
 
@@ -50,11 +47,6 @@ public final class UnixConnection: StreamConnection, @unchecked Sendable {  // H
         rawHandle.cast(to: uv_pipe_t.self)
     }
 
-    /// The path as text for error messages, once known.
-    override public var peerName: String? {
-        path?.description
-    }
-
     // MARK: Connecting
 
     /// Connects to the Unix-domain socket at `path` (`@name`: Linux's abstract namespace).
@@ -67,30 +59,22 @@ public final class UnixConnection: StreamConnection, @unchecked Sendable {  // H
         checkThread()
         let operation = "connect to"
         let name = try UnixPath(path, operation: operation)
-        try checkOpen(operation, target: name.description)
-        guard onConnect == nil else { throw UVError.alreadyInProgress.during(operation, target: name.description) }
-        // By hand rather than uv_pipe_connect: libuv 1.44 cuts a long path short, and has no abstract
-        // names. A Unix-domain connect ends at once, so the socket is handed to libuv connected.
-        let socket = try uvCheck(cuv_unix_socket(), operation, target: name.description)
-        let outcome: Result<Void, UVError>
-        do {
-            try name.connect(socket, operation: operation)
-            try uvCheck(uv_pipe_open(pipe, socket), operation, target: name.description)
-            outcome = .success(())
-        } catch {
-            Glibc.close(socket)
-            outcome = .failure(error)
+        try connect(to: name.description, completion) { () throws(UVError) in
+            // By hand rather than uv_pipe_connect: libuv 1.44 cuts a long path short, and has no abstract
+            // names. A Unix-domain connect ends at once, so the socket is handed to libuv connected.
+            let socket = try uvCheck(cuv_unix_socket(), operation, target: name.description)
+            let outcome: Result<Void, UVError>
+            do throws(UVError) {
+                try name.connect(socket, operation: operation)
+                try uvCheck(uv_pipe_open(pipe, socket), operation, target: name.description)
+                outcome = .success(())
+            } catch {
+                Glibc.close(socket)
+                outcome = .failure(error)
+            }
+            // The completion runs after connect returns, as every connect's does.
+            _ = loop.post(.closure { [self] in finishConnect(outcome) })
         }
-        self.path = name
-        onConnect = completion
-        // The completion runs after connect returns, as every connect's does.
-        _ = loop.post(.closure { [self] in finishConnect(outcome) })
-    }
-
-    private func finishConnect(_ outcome: Result<Void, UVError>) {
-        let completion = onConnect
-        onConnect = nil
-        completion?(outcome)
     }
 
     /// Connects to `path` (see the callback form). Throws the connect error naming the path,
@@ -113,12 +97,12 @@ public final class UnixConnection: StreamConnection, @unchecked Sendable {  // H
 
     /// Remembers the listener's path of an accepted connection (for error messages).
     override func didAccept() {
-        path = (try? localPath).flatMap { try? UnixPath($0, operation: "") }
+        peerName = (try? localPath).flatMap { try? UnixPath($0, operation: "") }?.description
     }
 
     override func didEnter(_ state: State) {
         if state == .closing {
-            if onConnect != nil { finishConnect(.failure(UVError.canceled.during("connect to", target: peerName))) }
+            finishConnect(.failure(UVError.canceled.during("connect to", target: peerName)))
             handles?.finish(.success(()))
         }
         super.didEnter(state)
