@@ -57,7 +57,7 @@ let package = Package(
         ),
         .target(
             name: "UVNetTestSupport",
-            dependencies: ["UVNet", "UVNetTLS"],
+            dependencies: ["UVNet", "UVNetTLS", "COpenSSL"],
             swiftSettings: asyncRunsWhereCalled
         ),
         .executableTarget(
@@ -65,6 +65,8 @@ let package = Package(
             dependencies: [
                 "UVNet",
                 "UVNetTLS",
+                // The tour's certificates come from the test support's throwaway CA: no key ships.
+                "UVNetTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

@@ -1,19 +1,20 @@
 // The one choke point where OpenSSL's return codes and error queue, and the system calls UVNetTLS
 // makes, become TLSErrors: no other file compares a return code by hand (a test checks it) or reads
-// the error queue, and every call that can fail leaves the queue empty behind it.
+// the error queue, and every call that can fail leaves the queue empty behind it. The test support's
+// certificate authority uses it too, through the SPI.
 import COpenSSL
 import Glibc
 
 /// What an OpenSSL call answers for success: 1 for most, a positive length for a few (`X509_sign`),
 /// 0 for one (`SSL_CTX_set_alpn_protos`).
-enum OpenSSLSuccess {
+@_spi(OpenSSLChecks) public enum OpenSSLSuccess {
     case one, positive, zero
 }
 
 /// Throws a `TLSError` naming `operation` (and `target`) unless `rc` is the call's success; the
 /// detail is the first reason on OpenSSL's error queue (or `fallback`), which is emptied.
 @inline(__always)
-func openSSLCheck(
+@_spi(OpenSSLChecks) public func openSSLCheck(
     _ rc: CInt, _ operation: @autoclosure () -> String, target: @autoclosure () -> String? = nil,
     reason: TLSError.Reason = .internalError, success: OpenSSLSuccess = .one, fallback: String? = nil
 ) throws(TLSError) {
@@ -41,13 +42,13 @@ func openSSLProgress(_ rc: CInt) -> Int? {
 
 /// Throws a `.configuration` error naming what the system said (`errno`) when a system call that
 /// answers -1 (or a short count) failed: a file that cannot be read or written.
-func posixCheck(_ result: Int, expected: Int? = nil, _ operation: String, target: String) throws(TLSError) {
+@_spi(OpenSSLChecks) public func posixCheck(_ result: Int, expected: Int? = nil, _ operation: String, target: String) throws(TLSError) {
     if result < 0 || (expected != nil && result != expected) { throw .fromErrno(operation: operation, target: target) }
 }
 
 /// The object an OpenSSL call made, or a `TLSError` when it made none (see `openSSLCheck`).
 @inline(__always)
-func openSSLMade<Object>(
+@_spi(OpenSSLChecks) public func openSSLMade<Object>(
     _ object: Object?, _ operation: @autoclosure () -> String, target: @autoclosure () -> String? = nil,
     reason: TLSError.Reason = .internalError
 ) throws(TLSError) -> Object {
@@ -86,6 +87,6 @@ func peekOpenSSLError() -> UInt {
 /// Peeking first: clearing walks every slot of the queue (some 800 instructions), and on the hot path
 /// the queue is nearly always empty already.
 @inline(__always)
-func clearOpenSSLErrors() {
+@_spi(OpenSSLChecks) public func clearOpenSSLErrors() {
     if ERR_peek_error() != 0 { ERR_clear_error() }
 }

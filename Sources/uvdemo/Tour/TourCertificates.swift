@@ -1,6 +1,6 @@
 // The certificates the tour's TLS servers present: a throwaway certificate authority and a leaf for
 // the tour's host, made at run time, so that no private key ships with the program.
-import UVNetTLS
+import UVNetTestSupport
 
 struct TourCertificates {
     /// The CA's certificate, what the clients are told to trust (`--cacert`).

@@ -2,6 +2,7 @@
 // servers, so that no private key has to ship with them.
 import COpenSSL
 import Glibc
+@_spi(OpenSSLChecks) import UVNetTLS
 
 /// A certificate authority made on the spot (a P-256 key and a self-signed CA certificate), for
 /// tests, demos and development: trust its certificate on the client, serve what it issues.
