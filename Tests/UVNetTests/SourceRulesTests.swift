@@ -14,8 +14,9 @@ struct SourceRulesTests {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Sources/UVNet")
 
-    /// Each library with its choke point: the one file that may compare a return code by hand.
-    private static let libraries = [("UVNet", "Check.swift"), ("UVNetTLS", "OpenSSLCheck.swift")]
+    /// Each library with its choke point: the one file that may compare a return code by hand. (The
+    /// test support's certificate authority calls OpenSSL through UVNetTLS's.)
+    private static let libraries = [("UVNet", "Check.swift"), ("UVNetTLS", "OpenSSLCheck.swift"), ("UVNetTestSupport", "")]
 
     /// A line that compares a return code or a status by hand: a variable named for one, a libuv error
     /// constant, or a C call's result (a snake_case name, or a POSIX call) against a number.
@@ -36,7 +37,7 @@ struct SourceRulesTests {
             let files = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil)!
                 .compactMap { $0 as? URL }
                 .filter { $0.pathExtension == "swift" && $0.lastPathComponent != chokePoint }
-            #expect(files.count > 5, "found no sources under \(folder.path)")
+            #expect(files.count > 3, "found no sources under \(folder.path)")
             for file in files {
                 for (number, line) in try String(contentsOf: file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                     let code = String(line.split(separator: "//", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
