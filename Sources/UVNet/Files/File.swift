@@ -41,7 +41,7 @@ public final class File: Sendable {
     /// (`UVError.noSuchFile`, `.permissionDenied`, …).
     /// The corresponding C function is `uv_fs_open`.
     public static func open(_ path: String, on loop: Loop) async throws -> File {
-        let descriptor = try await onThreadPool(loop, PoolWork(opening: path)) { request, _, finished in
+        let descriptor = try await onThreadPool(loop, PoolWork(path: path)) { request, _, finished in
             uv_fs_open(loop.raw, request, path, O_RDONLY | O_CLOEXEC, 0, finished)
         }
         return File(loop: loop, descriptor: CInt(descriptor), path: path)
@@ -89,7 +89,7 @@ public final class File: Sendable {
         // On the pool the bytes land in memory of the request's own, copied into `buffer` on the loop's
         // thread while this task still waits: a wait that ends early (its loop closing) must not leave
         // the pool writing into memory the caller has let go of.
-        let work = PoolWork(reading: self, into: buffer)
+        let work = PoolWork(path: path, file: self, destination: buffer)
         let (count, descriptor, loop) = (buffer.count, descriptor, loop)
         return try await Self.onThreadPool(loop, work) { request, scratch, finished in
             var slice = uv_buf_t(base: scratch?.baseAddress?.assumingMemoryBound(to: CChar.self), len: count)
@@ -131,7 +131,6 @@ public final class File: Sendable {
 /// the work needs kept until it ends, whether or not its task still waits (the `File` whose descriptor
 /// it reads, the memory it reads into).
 private final class PoolWork: @unchecked Sendable {  // its lets are set before it is shared; `wake` is set and `finish` runs on the loop's thread, where `Wake.resume` checks
-    let operation: String
     let path: String
     var wake: Wake<Int>?
     /// Kept open until the read ends: closing it while the pool reads could hand its number to another
@@ -141,28 +140,18 @@ private final class PoolWork: @unchecked Sendable {  // its lets are set before 
     let scratch: UnsafeMutableRawBufferPointer?
     private let destination: UnsafeMutableRawBufferPointer?
 
-    /// True when the answer is a new descriptor, to be closed if nobody waits for it any more.
-    private let opens: Bool
-
-    /// Opening `path`.
-    init(opening path: String) {
-        operation = "open"
+    /// Opening `path`; or, given a `file` (opened by `path`), reading it into `destination`.
+    init(path: String, file: File? = nil, destination: UnsafeMutableRawBufferPointer? = nil) {
         self.path = path
-        opens = true
-        file = nil
-        scratch = nil
-        destination = nil
-    }
-
-    /// Reading `file` into `destination`.
-    init(reading file: File, into destination: UnsafeMutableRawBufferPointer) {
-        operation = "read"
-        path = file.path
-        opens = false
         self.file = file
         self.destination = destination
-        scratch = .allocate(byteCount: destination.count, alignment: 16)
+        scratch = destination.map { .allocate(byteCount: $0.count, alignment: 16) }
     }
+
+    /// True when the answer is a new descriptor, to be closed if nobody waits for it any more.
+    private var opens: Bool { file == nil }
+    /// What errors call the work.
+    var operation: String { opens ? "open" : "read" }
 
     deinit {
         scratch?.deallocate()

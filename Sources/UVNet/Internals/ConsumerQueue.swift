@@ -70,9 +70,7 @@ class ConsumerQueue<Item: Sendable>: @unchecked Sendable {  // touched on the lo
 
     /// The consumer gave up waiting (canceled, or timed out): nothing it was owed is lost.
     final func stopWaiting() {
-        guard waiter != nil else { return }
         waiter = nil
-        consumerStoppedWaiting()
     }
 
     /// The iterator holding `claim` went away: the next one may consume; production pauses until then.
@@ -87,7 +85,6 @@ class ConsumerQueue<Item: Sendable>: @unchecked Sendable {  // touched on the lo
     final func deliver(_ item: Item) {
         if let waiter, waiter.isPending, head == items.count {
             self.waiter = nil
-            consumerStoppedWaiting()
             return waiter.resume(.success(item))
         }
         items.append(item)
@@ -99,7 +96,6 @@ class ConsumerQueue<Item: Sendable>: @unchecked Sendable {  // touched on the lo
     final func finish(_ outcome: Result<Void, any Error>) {
         guard end == nil else { return }
         end = outcome
-        didFinish()
         guard let waiter, head == items.count else { return }
         self.waiter = nil
         waiter.resume(outcome.map { nil })
@@ -107,16 +103,12 @@ class ConsumerQueue<Item: Sendable>: @unchecked Sendable {  // touched on the lo
 
     /// The consumer waits for an item: make sure production runs.
     func consumerWaits() {}
-    /// The consumer no longer waits (it got an item, or gave up).
-    func consumerStoppedWaiting() {}
     /// The consumer went away: pause production until another comes.
     func consumerLeft() {}
     /// An item was queued: pause production past the buffering limit.
     func didQueue(_ item: Item) {}
     /// The consumer took a queued item: resume production below the limit.
     func didTake(_ item: Item) {}
-    /// The sequence ended.
-    func didFinish() {}
 }
 
 extension Handle {

@@ -31,13 +31,7 @@ struct ThreadIdentity: Sendable {
         var buffer = [CChar](repeating: 0, count: 64)
         guard fgets(&buffer, CInt(buffer.count), file) != nil else { return nil }
         let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return name.trimmingSuffix("\n")
-    }
-}
-
-extension String {
-    fileprivate func trimmingSuffix(_ suffix: String) -> String {
-        hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
+        return name.hasSuffix("\n") ? String(name.dropLast()) : name
     }
 }
 

@@ -61,6 +61,19 @@ public class Handle: LoopClosable, @unchecked Sendable {  // every member checks
         if lifecycle != .open { throw UVError.badFileDescriptor.during(operation(), target: target()) }
     }
 
+    /// Runs `call`, a libuv call on this open handle (a bind, an option), checked as every handle method
+    /// is: on the loop's thread (a trap names `function`), on an open handle, its error named by
+    /// `operation` and `target`.
+    @inline(__always)
+    final func perform(
+        _ operation: @autoclosure () -> String, target: @autoclosure () -> String? = nil,
+        function: StaticString = #function, _ call: () -> CInt
+    ) throws(UVError) {
+        checkThread(function)
+        try checkOpen(operation(), target: target())
+        try uvCheck(call(), operation(), target: target())
+    }
+
     /// The handle's descriptor, for what libuv has no call for (a socket option, a descriptor to
     /// duplicate). The corresponding C function is `uv_fileno`.
     final func descriptor(_ operation: @autoclosure () -> String) throws(UVError) -> CInt {

@@ -75,7 +75,7 @@ public final class Loop: @unchecked Sendable {  // its mutable state is touched 
     /// Creates a loop owned by the calling thread. The corresponding C function is `uv_loop_init`.
     @available(*, noasync, message: "a loop belongs to the thread that creates it; make it where it will run")
     public init() throws(UVError) {
-        ignoreSIGPIPEOnce()
+        _ = sigpipeIgnored  // the first loop of the process ignores SIGPIPE; the rest find it done
         owner = ThreadIdentity()
         raw = .allocate(capacity: 1)
         readBuffer = .allocate(byteCount: Loop.readBufferSize, alignment: 16)
@@ -154,10 +154,6 @@ public final class Loop: @unchecked Sendable {  // its mutable state is touched 
     /// The handles on this loop that are not closing or closed (not counting the loop's own).
     public var openHandleCount: Int {
         checkOnLoopThread("Loop.openHandleCount")
-        return countOpenHandles()
-    }
-
-    private func countOpenHandles() -> Int {
         var count = 0
         uv_walk(
             raw,
@@ -300,7 +296,3 @@ private let sigpipeIgnored: Bool = {
     cuv_ignore_sigpipe()
     return true
 }()
-
-private func ignoreSIGPIPEOnce() {
-    _ = sigpipeIgnored
-}

@@ -110,13 +110,8 @@ public enum Resolver {
     ) -> Request {
         loop.checkOnLoopThread("Resolver.lookup(host:service:family:socketType:flags:on:_:)")
         let request = Request(loop: loop, name: [host, service].compactMap { $0 }.joined(separator: ":"))
-        guard loop.acceptsHandles else {
-            request.finish()
-            completion(.failure(UVError.loopClosed.during("resolve", target: request.name)))
-            return request
-        }
+        guard request.isAccepted("resolve", else: completion) else { return request }
         if let host, let numeric = numericAnswer(host, service, family, socketType) {
-            request.finish()
             completion(numeric)
             return request
         }
@@ -134,11 +129,7 @@ public enum Resolver {
     ) -> Request {
         loop.checkOnLoopThread("Resolver.reverse(_:nameRequired:on:_:)")
         let request = Request(loop: loop, name: "\(address)")
-        guard loop.acceptsHandles else {
-            request.finish()
-            completion(.failure(UVError.loopClosed.during("reverse-resolve", target: request.name)))
-            return request
-        }
+        guard request.isAccepted("reverse-resolve", else: completion) else { return request }
         request.startReverse(address, flags: nameRequired ? NI_NAMEREQD : 0, completion)
         return request
     }
@@ -193,11 +184,13 @@ public enum Resolver {
 
     /// One resolution in flight. Hold it only to `cancel()` it.
     public final class Request: @unchecked Sendable {  // every member checks the loop's thread
+        typealias Completion<Answer> = (Result<Answer, UVError>) -> Void
+
         private let loop: Loop
-        fileprivate let name: String
+        private let name: String
         private var raw: UnsafeMutableRawPointer?
-        private var lookupCompletion: ((Result<[Entry], UVError>) -> Void)?
-        private var reverseCompletion: ((Result<Name, UVError>) -> Void)?
+        private var lookupCompletion: Completion<[Entry]>?
+        private var reverseCompletion: Completion<Name>?
 
         init(loop: Loop, name: String) {
             self.loop = loop
@@ -225,15 +218,36 @@ public enum Resolver {
             raw = nil
         }
 
-        /// Marks the request as handed to libuv (and so as one `Loop.close` cancels).
-        private func begin(_ request: UnsafeMutableRawPointer) {
-            raw = request
-            loop.resolutions.add(self)
+        /// True when the loop takes requests; on a closed one, `completion` has failed with `.loopClosed`.
+        fileprivate func isAccepted<Answer>(_ operation: String, else completion: Completion<Answer>) -> Bool {
+            if loop.acceptsHandles { return true }
+            completion(.failure(UVError.loopClosed.during(operation, target: name)))
+            return false
+        }
+
+        /// Hands `request` (its `data` retaining this object) to libuv with `call`, `completion` kept in
+        /// `stored` for the callback. A call that fails has no callback (libuv's rule): it is undone at
+        /// once, and `completion` gets the error.
+        private func submit<CRequest, Answer>(
+            _ request: UnsafeMutablePointer<CRequest>, _ operation: String, _ completion: @escaping Completion<Answer>,
+            storedIn stored: ReferenceWritableKeyPath<Request, Completion<Answer>?>, _ call: () -> CInt
+        ) {
+            self[keyPath: stored] = completion
+            raw = UnsafeMutableRawPointer(request)
+            loop.resolutions.add(self)  // so that `Loop.close` cancels it while it waits for a thread
+            do {
+                try uvCheck(call(), operation, target: name)
+            } catch {
+                Unmanaged.passUnretained(self).release()
+                request.deallocate()
+                finish()
+                self[keyPath: stored].take()?(.failure(error))
+            }
         }
 
         func startLookup(
             host: String?, service: String?, family: Family, socketType: SocketType, flags: Flags,
-            _ completion: @escaping (Result<[Entry], UVError>) -> Void
+            _ completion: @escaping Completion<[Entry]>
         ) {
             let request = UnsafeMutablePointer<uv_getaddrinfo_t>.allocate(capacity: 1)
             var hints = addrinfo()
@@ -241,16 +255,8 @@ public enum Resolver {
             hints.ai_socktype = socketType.cValue
             hints.ai_flags = flags.rawValue
             request.pointee.data = Unmanaged.passRetained(self).toOpaque()
-            lookupCompletion = completion
-            begin(UnsafeMutableRawPointer(request))
-            do {
-                try uvCheck(uv_getaddrinfo(loop.raw, request, Request.looked, host, service, &hints), "resolve", target: name)
-            } catch {
-                Unmanaged.passUnretained(self).release()
-                request.deallocate()
-                finish()
-                lookupCompletion = nil
-                completion(.failure(error))
+            submit(request, "resolve", completion, storedIn: \.lookupCompletion) {
+                uv_getaddrinfo(loop.raw, request, Request.looked, host, service, &hints)
             }
         }
 
@@ -259,8 +265,7 @@ public enum Resolver {
             request!.deallocate()
             defer { uv_freeaddrinfo(answers) }
             this.finish()
-            let completion = this.lookupCompletion
-            this.lookupCompletion = nil
+            let completion = this.lookupCompletion.take()
             defer { this.loop.jobs.drainIfNeeded() }
             if case .failure(let error) = this.outcome(status, "resolve") {
                 completion?(.failure(error))
@@ -277,21 +282,13 @@ public enum Resolver {
             completion?(.success(entries))
         }
 
-        func startReverse(_ address: SocketAddress, flags: CInt, _ completion: @escaping (Result<Name, UVError>) -> Void) {
+        func startReverse(_ address: SocketAddress, flags: CInt, _ completion: @escaping Completion<Name>) {
             let request = UnsafeMutablePointer<uv_getnameinfo_t>.allocate(capacity: 1)
             request.pointee.data = Unmanaged.passRetained(self).toOpaque()
-            reverseCompletion = completion
-            begin(UnsafeMutableRawPointer(request))
-            do {
-                try uvCheck(
-                    address.withSockAddr { sockaddr, _ in uv_getnameinfo(loop.raw, request, Request.named, sockaddr, flags) },
-                    "reverse-resolve", target: name)
-            } catch {
-                Unmanaged.passUnretained(self).release()
-                request.deallocate()
-                finish()
-                reverseCompletion = nil
-                completion(.failure(error))
+            submit(request, "reverse-resolve", completion, storedIn: \.reverseCompletion) {
+                address.withSockAddr { sockaddr, _ in
+                    uv_getnameinfo(loop.raw, request, Request.named, sockaddr, flags)
+                }
             }
         }
 
@@ -302,9 +299,7 @@ public enum Resolver {
             }
             request!.deallocate()
             this.finish()
-            let completion = this.reverseCompletion
-            this.reverseCompletion = nil
-            completion?(answer)
+            this.reverseCompletion.take()?(answer)
             this.loop.jobs.drainIfNeeded()
         }
 
@@ -338,16 +333,10 @@ extension Resolver {
         host: String?, service: String? = nil, family: Family = .any, socketType: SocketType = .stream,
         flags: Flags = [], on loop: Loop, timeout: Duration? = nil
     ) async throws -> [Entry] {
-        let pending = LoopBound<Request?>(nil, on: loop)
         let name = [host, service].compactMap { $0 }.joined(separator: ":")
-        return try await loop.suspend(
-            timeout: timeout.map { Timeout($0, operation: "resolve", target: { name }, detail: "no answer within \($0)") },
-            { wake in
-                pending.value = lookup(
-                    host: host, service: service, family: family, socketType: socketType, flags: flags, on: loop
-                ) { wake.resume($0.mapError { $0 }) }
-            },
-            abandon: { pending.value?.cancel() })
+        return try await answer(on: loop, timeout: timeout, "resolve", target: name) {
+            lookup(host: host, service: service, family: family, socketType: socketType, flags: flags, on: loop, $0)
+        }
     }
 
     /// Finds the name of `address`; see the callback form. `timeout` and cancellation as for
@@ -355,12 +344,23 @@ extension Resolver {
     public static func reverse(
         _ address: SocketAddress, nameRequired: Bool = false, on loop: Loop, timeout: Duration? = nil
     ) async throws -> Name {
+        try await answer(on: loop, timeout: timeout, "reverse-resolve", target: "\(address)") {
+            reverse(address, nameRequired: nameRequired, on: loop, $0)
+        }
+    }
+
+    /// Waits for the answer of the request `start` makes on the loop's thread; a timeout or a canceled
+    /// task cancels the request.
+    private static func answer<Answer: Sendable>(
+        on loop: Loop, timeout: Duration?, _ operation: String, target: String,
+        _ start: @escaping @Sendable (@escaping Request.Completion<Answer>) -> Request
+    ) async throws -> Answer {
         let pending = LoopBound<Request?>(nil, on: loop)
         return try await loop.suspend(
-            timeout: timeout.map { Timeout($0, operation: "reverse-resolve", target: { "\(address)" }, detail: "no answer within \($0)") },
-            { wake in
-                pending.value = reverse(address, nameRequired: nameRequired, on: loop) { wake.resume($0.mapError { $0 }) }
+            timeout: timeout.map {
+                Timeout($0, operation: operation, target: { target }, detail: "no answer within \($0)")
             },
+            { wake in pending.value = start { wake.resume($0.mapError { $0 }) } },
             abandon: { pending.value?.cancel() })
     }
 }

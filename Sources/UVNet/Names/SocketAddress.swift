@@ -151,17 +151,18 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
         _ body: (UnsafePointer<sockaddr>, socklen_t) throws -> Result
     ) rethrows -> Result {
         switch self {
-        case .v4(var a):
-            return try withUnsafePointer(to: &a.storage) { pointer in
-                try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    try body($0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-        case .v6(var a):
-            return try withUnsafePointer(to: &a.storage) { pointer in
-                try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    try body($0, socklen_t(MemoryLayout<sockaddr_in6>.size))
-                }
+        case .v4(let a): return try Self.withSockAddr(of: a.storage, body)
+        case .v6(let a): return try Self.withSockAddr(of: a.storage, body)
+        }
+    }
+
+    /// `storage`, a `sockaddr_in` or a `sockaddr_in6`, as the `sockaddr` pointer and length C takes.
+    private static func withSockAddr<Storage, Result>(
+        of storage: Storage, _ body: (UnsafePointer<sockaddr>, socklen_t) throws -> Result
+    ) rethrows -> Result {
+        try withUnsafePointer(to: storage) { pointer in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                try body($0, socklen_t(MemoryLayout<Storage>.size))
             }
         }
     }

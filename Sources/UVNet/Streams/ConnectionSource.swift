@@ -11,19 +11,15 @@
 ///     }
 /// }
 /// ```
+/// Its `loop` is the one whose thread serves the connections; `close(_:)` stops accepting, and
+/// connections already made go on.
 public protocol ConnectionSource: LoopClosable {
     /// The kind of connection served.
     associatedtype Connection: ByteStream
-
-    /// The loop whose thread serves the connections.
-    var loop: Loop { get }
 
     /// Serves every connection in a child task of its own that runs `handler`, then closes the
     /// connection, until the source is closed; see `ConnectionListener.serve(onError:_:)`.
     func serve(
         onError: (@Sendable (any Error, Connection) -> Void)?, _ handler: @escaping @Sendable (Connection) async throws -> Void
     ) async throws
-
-    /// Stops accepting; connections already made go on.
-    func close(_ completion: (() -> Void)?)
 }

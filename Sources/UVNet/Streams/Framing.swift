@@ -53,10 +53,10 @@ public struct DelimiterFramer: Framer {
         while let end = rest.firstIndex(of: delimiter) {
             let piece = UnsafeRawBufferPointer(rebasing: rest[..<end])
             if partial.isEmpty {
-                try checkLength(piece.count)
+                try checkFrameLength(piece.count, maximum: maximumFrameLength)
                 try onFrame(piece)
             } else {
-                try checkLength(partial.count + piece.count)
+                try checkFrameLength(partial.count + piece.count, maximum: maximumFrameLength)
                 partial.append(contentsOf: piece)
                 // Handed over in place and then cleared: a copy would make the clearing allocate.
                 defer { partial.removeAll(keepingCapacity: true) }
@@ -64,12 +64,8 @@ public struct DelimiterFramer: Framer {
             }
             rest = rest[(end + 1)...]
         }
-        try checkLength(partial.count + rest.count)
+        try checkFrameLength(partial.count + rest.count, maximum: maximumFrameLength)
         partial.append(contentsOf: rest)
-    }
-
-    private func checkLength(_ length: Int) throws(UVError) {
-        try checkFrameLength(length, maximum: maximumFrameLength)
     }
 }
 

@@ -7,12 +7,12 @@ import CUV
 /// flight, whose sockets are closed) and completes the connect with `.canceled`.
 public final class ConnectAttempt: @unchecked Sendable {  // every member checks the loop's thread
     /// How long a connect by name waits for the IPv6 answer once the IPv4 one is in (RFC 8305 §3).
-    public static let resolutionDelay: Duration = HappyEyeballs.resolutionDelay
+    public static let resolutionDelay: Duration = .milliseconds(50)
     /// How long an attempt has on its own before the next address is tried beside it (RFC 8305 §5).
     /// Another delay may be asked for; it is kept within `attemptDelays`.
     public static let defaultAttemptDelay: Duration = .milliseconds(250)
     /// The attempt delays RFC 8305 recommends, 100 ms to 2 s: a delay asked for outside is moved in.
-    public static let attemptDelays: ClosedRange<Duration> = HappyEyeballs.attemptDelays
+    public static let attemptDelays: ClosedRange<Duration> = .milliseconds(100) ... .seconds(2)
 
     /// The loop the connect runs on.
     public let loop: Loop

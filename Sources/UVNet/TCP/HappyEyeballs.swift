@@ -4,11 +4,6 @@
 
 /// The Happy Eyeballs state machine: feed it `Event`s, carry out the `Action`s it answers, in order.
 struct HappyEyeballs {
-    /// How long the IPv4 answer waits for the IPv6 one before connecting begins (RFC 8305 §3).
-    static let resolutionDelay: Duration = .milliseconds(50)
-    /// The Connection Attempt Delays RFC 8305 §5 recommends: at least 100 ms, at most 2 s.
-    static let attemptDelays: ClosedRange<Duration> = .milliseconds(100) ... .seconds(2)
-
     /// What happened.
     enum Event {
         /// A lookup answered (`.any`: addresses given, not looked up).
@@ -37,7 +32,7 @@ struct HappyEyeballs {
 
     /// Whom errors name: `host:port`, or the addresses raced.
     let target: String
-    /// The Connection Attempt Delay, within `attemptDelays`.
+    /// The Connection Attempt Delay, within `ConnectAttempt.attemptDelays`.
     let attemptDelay: Duration
     /// Lookups not answered yet.
     private(set) var awaiting: Set<Resolver.Family>
@@ -59,7 +54,8 @@ struct HappyEyeballs {
     init(awaiting families: Set<Resolver.Family>, target: String, attemptDelay: Duration) {
         self.awaiting = families
         self.target = target
-        self.attemptDelay = min(max(attemptDelay, Self.attemptDelays.lowerBound), Self.attemptDelays.upperBound)
+        let bounds = ConnectAttempt.attemptDelays
+        self.attemptDelay = min(max(attemptDelay, bounds.lowerBound), bounds.upperBound)
     }
 
     /// What to do about `event`.
@@ -97,7 +93,7 @@ struct HappyEyeballs {
         }
         // IPv4 first: give IPv6 a moment, as RFC 8305 §3 asks, unless IPv4 found nothing anyway.
         if family == .ipv4 && awaiting.contains(.ipv6) {
-            if !addresses.isEmpty { actions.append(.armTimer(Self.resolutionDelay)) }
+            if !addresses.isEmpty { actions.append(.armTimer(ConnectAttempt.resolutionDelay)) }
             return
         }
         begin(&actions)

@@ -100,25 +100,21 @@ public final class UDPSocket: Handle, @unchecked Sendable {  // Handle's members
 
     /// Binds to `address` (port 0 picks a free port). The corresponding C function is `uv_udp_bind`.
     public func bind(to address: SocketAddress, options: BindOptions = []) throws(UVError) {
-        checkThread()
-        try checkOpen("bind UDP", target: "\(address)")
-        let rc = address.withSockAddr { sockaddr, _ in uv_udp_bind(udp, sockaddr, options.rawValue) }
-        try uvCheck(rc, "bind UDP", target: "\(address)")
+        try perform("bind UDP", target: "\(address)") {
+            address.withSockAddr { sockaddr, _ in uv_udp_bind(udp, sockaddr, options.rawValue) }
+        }
     }
 
     /// Sends only to, and receives only from, `address`. The corresponding C function is `uv_udp_connect`.
     public func connect(to address: SocketAddress) throws(UVError) {
-        checkThread()
-        try checkOpen("connect UDP to", target: "\(address)")
-        let rc = address.withSockAddr { sockaddr, _ in uv_udp_connect(udp, sockaddr) }
-        try uvCheck(rc, "connect UDP to", target: "\(address)")
+        try perform("connect UDP to", target: "\(address)") {
+            address.withSockAddr { sockaddr, _ in uv_udp_connect(udp, sockaddr) }
+        }
     }
 
     /// Undoes `connect(to:)`. The corresponding C function is `uv_udp_connect` with a null address.
     public func disconnect() throws(UVError) {
-        checkThread()
-        try checkOpen("disconnect UDP")
-        try uvCheck(uv_udp_connect(udp, nil), "disconnect UDP")
+        try perform("disconnect UDP") { uv_udp_connect(udp, nil) }
     }
 
     // MARK: Receiving
@@ -218,7 +214,7 @@ public final class UDPSocket: Handle, @unchecked Sendable {  // Handle's members
     /// `completion` runs once when the datagram is handed to the kernel, or with the error (for example
     /// `.messageTooLong` over `maximumPayload`); before `send` returns when that is known at once.
     /// The corresponding C functions are `uv_udp_try_send` and `uv_udp_send`.
-    public func send(_ bytes: UnsafeRawBufferPointer, to address: SocketAddress?, completion: Completion? = nil) {
+    public func send(_ bytes: UnsafeRawBufferPointer, to address: SocketAddress? = nil, completion: Completion? = nil) {
         checkThread()
         // Named only when an error needs it: formatting the address on every send would cost each datagram.
         var target: String { address.map { "\($0)" } ?? "connected peer" }
@@ -237,11 +233,6 @@ public final class UDPSocket: Handle, @unchecked Sendable {  // Handle's members
         } catch {
             completion?(.failure(error))
         }
-    }
-
-    /// Sends one datagram to the connected peer (see `connect(to:)`).
-    public func send(_ bytes: UnsafeRawBufferPointer, completion: Completion? = nil) {
-        send(bytes, to: nil, completion: completion)
     }
 
     /// Sends the bytes of an array as one datagram.
@@ -298,9 +289,7 @@ public final class UDPSocket: Handle, @unchecked Sendable {  // Handle's members
 
     /// Allows sending to broadcast addresses. The corresponding C function is `uv_udp_set_broadcast`.
     public func setBroadcast(_ enabled: Bool) throws(UVError) {
-        checkThread()
-        try checkOpen("set SO_BROADCAST")
-        try uvCheck(uv_udp_set_broadcast(udp, enabled ? 1 : 0), "set SO_BROADCAST")
+        try perform("set SO_BROADCAST") { uv_udp_set_broadcast(udp, enabled ? 1 : 0) }
     }
 
     /// Whether sending to broadcast addresses is allowed (`SO_BROADCAST`, read from the socket).
@@ -334,9 +323,7 @@ public final class UDPSocket: Handle, @unchecked Sendable {  // Handle's members
     /// Whether this host receives its own multicast datagrams. The corresponding C function is
     /// `uv_udp_set_multicast_loop`.
     public func setMulticastLoop(_ enabled: Bool) throws(UVError) {
-        checkThread()
-        try checkOpen("set multicast loop")
-        try uvCheck(uv_udp_set_multicast_loop(udp, enabled ? 1 : 0), "set multicast loop")
+        try perform("set multicast loop") { uv_udp_set_multicast_loop(udp, enabled ? 1 : 0) }
     }
 
     /// Joins the multicast `group` (e.g. `"239.1.2.3"`) on `interface` (an address of this host; nil lets
@@ -353,9 +340,7 @@ public final class UDPSocket: Handle, @unchecked Sendable {  // Handle's members
     private func setMembership(
         _ group: String, _ interface: String?, _ membership: uv_membership, _ operation: String
     ) throws(UVError) {
-        checkThread()
-        try checkOpen(operation, target: group)
-        try uvCheck(uv_udp_set_membership(udp, group, interface, membership), operation, target: group)
+        try perform(operation, target: group) { uv_udp_set_membership(udp, group, interface, membership) }
     }
 
     /// The bound address. The corresponding C function is `uv_udp_getsockname`.

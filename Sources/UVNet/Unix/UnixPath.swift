@@ -37,16 +37,22 @@ struct UnixPath: Sendable, CustomStringConvertible {
 
     /// Binds `descriptor` to this name. The corresponding C function is `bind`.
     func bind(_ descriptor: CInt, operation: String) throws(UVError) {
-        try uvCheck(bytes.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { cuv_unix_bind(descriptor, $0.baseAddress, $0.count) }
-        }, operation, target: description)
+        try apply(cuv_unix_bind, to: descriptor, operation: operation)
     }
 
     /// Connects `descriptor` to this name: done or failed at once, as Unix-domain connects are.
     /// The corresponding C function is `connect`.
     func connect(_ descriptor: CInt, operation: String) throws(UVError) {
+        try apply(cuv_unix_connect, to: descriptor, operation: operation)
+    }
+
+    /// Calls `call` (bind or connect) with the sun_path bytes as a pointer and a length: an abstract
+    /// name starts with a NUL byte, so it cannot go as a C string.
+    private func apply(
+        _ call: (CInt, UnsafePointer<CChar>?, Int) -> CInt, to descriptor: CInt, operation: String
+    ) throws(UVError) {
         try uvCheck(bytes.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { cuv_unix_connect(descriptor, $0.baseAddress, $0.count) }
+            buffer.withMemoryRebound(to: CChar.self) { call(descriptor, $0.baseAddress, $0.count) }
         }, operation, target: description)
     }
 
