@@ -121,19 +121,15 @@ public final class TCPConnection: StreamConnection, @unchecked Sendable {  // Ha
     /// to be coalesced while earlier bytes are unacknowledged). The corresponding C function is
     /// `uv_tcp_nodelay`.
     public func setNoDelay(_ enabled: Bool) throws(UVError) {
-        checkThread()
-        try checkOpen("set TCP_NODELAY", target: peerName)
-        try uvCheck(uv_tcp_nodelay(tcp, enabled ? 1 : 0), "set TCP_NODELAY", target: peerName)
+        try perform("set TCP_NODELAY", target: peerName) { uv_tcp_nodelay(tcp, enabled ? 1 : 0) }
     }
 
     /// Turns TCP keep-alive on, the first probe going out after the connection has been idle for
     /// `idle` (whole seconds, at least one), or off with nil: how a server learns that a silent peer
     /// is gone. The corresponding C function is `uv_tcp_keepalive`.
     public func setKeepAlive(after idle: Duration?) throws(UVError) {
-        checkThread()
-        try checkOpen("set SO_KEEPALIVE", target: peerName)
         let seconds = idle.map { max(1, min($0.components.seconds, Int64(UInt32.max))) } ?? 0
-        try uvCheck(uv_tcp_keepalive(tcp, idle == nil ? 0 : 1, UInt32(seconds)), "set SO_KEEPALIVE", target: peerName)
+        try perform("set SO_KEEPALIVE", target: peerName) { uv_tcp_keepalive(tcp, idle == nil ? 0 : 1, UInt32(seconds)) }
     }
 
     /// This end's address. The corresponding C function is `uv_tcp_getsockname`.
