@@ -8,20 +8,19 @@ import Glibc
 /// libuv's next accept() succeeds into it, we hold that connection, and libuv pauses. A timer then
 /// checks (doubling its delay) whether descriptors are free again before taking the held connection.
 final class AcceptBackoff {
+    /// The first pause; it doubles up to `maximum`.
+    private static let initial: Duration = .milliseconds(10)
+    private static let maximum: Duration = .seconds(1)
     private let timer: Timer?
-    private var spareDescriptor: CInt
-    private let initial: Duration
-    private let maximum: Duration
-    private var delay: Duration
+    /// Nil while given back (during a pause), or when even the first could not be opened.
+    private var spareDescriptor: CInt?
+    private var delay = initial
     private(set) var isPausing = false
 
-    init(loop: Loop, initial: Duration, maximum: Duration) {
+    init(loop: Loop) {
         timer = try? Timer(on: loop)
         timer?.unref()
         spareDescriptor = AcceptBackoff.openSpare()
-        self.initial = initial
-        self.maximum = maximum
-        delay = initial
     }
 
     /// Out-of-descriptor errors: the ones a paused retry can cure.
@@ -33,39 +32,47 @@ final class AcceptBackoff {
     func pause(then resume: @escaping () -> Void) -> Bool {
         guard !isPausing else { return false }
         isPausing = true
-        if spareDescriptor >= 0 {
-            Glibc.close(spareDescriptor)
-            spareDescriptor = -1
-        }
+        giveBackSpare()
         timer?.start(after: delay, resume)
         return true
     }
 
     /// The pause did not cure it: wait twice as long.
     func pauseAgain(then resume: @escaping () -> Void) {
-        delay = min(delay * 2, maximum)
+        delay = min(delay * 2, Self.maximum)
         timer?.start(after: delay, resume)
     }
 
     /// Tries to take the spare descriptor back: if that works, descriptors are free again.
     func resourcesAvailable() -> Bool {
-        if spareDescriptor < 0 { spareDescriptor = AcceptBackoff.openSpare() }
-        return spareDescriptor >= 0
+        if spareDescriptor == nil { spareDescriptor = AcceptBackoff.openSpare() }
+        return spareDescriptor != nil
     }
 
     func resume() {
         isPausing = false
-        delay = initial
+        delay = Self.initial
         _ = resourcesAvailable()
     }
 
     func close() {
         timer?.close()
-        if spareDescriptor >= 0 { Glibc.close(spareDescriptor) }
-        spareDescriptor = -1
+        giveBackSpare()
     }
 
-    private static func openSpare() -> CInt {
-        open("/dev/null", O_RDONLY | O_CLOEXEC)
+    private func giveBackSpare() {
+        if let spareDescriptor { Glibc.close(spareDescriptor) }
+        spareDescriptor = nil
+    }
+
+    /// A descriptor to hold in reserve, or nil when none is free.
+    private static func openSpare() -> CInt? {
+        let descriptor = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        do {
+            try posixCheck(descriptor, "open a spare descriptor")
+            return descriptor
+        } catch {
+            return nil
+        }
     }
 }

@@ -18,7 +18,6 @@ import CUV
 /// the stream stops reading, and what it had read ahead waits for the next iterator, so
 /// `inbound()` may be called again (with other limits) without losing a byte.
 public struct InboundBytes: AsyncSequence, Sendable {
-    /// What the sequence yields.
     public typealias Element = [UInt8]
     let loop: Loop
     let peer: @Sendable () -> String?
@@ -28,7 +27,6 @@ public struct InboundBytes: AsyncSequence, Sendable {
     let lowWatermark: Int
     let idleTimeout: Duration?
 
-    /// An iterator; one consumes at a time (a second one's `next()` throws `.busy`).
     public func makeAsyncIterator() -> AsyncIterator {
         let (high, low, peer) = (highWatermark, lowWatermark, peer)
         let timeout = idleTimeout.map { idle in
@@ -44,7 +42,6 @@ public struct InboundBytes: AsyncSequence, Sendable {
     public struct AsyncIterator: AsyncIteratorProtocol {
         let consumer: SequenceConsumer<[UInt8], InboundQueue>
 
-        /// The next element, or nil once the sequence has ended; throws what ended it otherwise.
         public mutating func next() async throws -> [UInt8]? {
             try await consumer.next()
         }
@@ -156,12 +153,10 @@ extension InboundBytes {
 
 /// The frames of an `InboundBytes`; see `InboundBytes.frames(_:)`.
 public struct InboundFrames<F: Framer>: AsyncSequence, Sendable {
-    /// What the sequence yields.
     public typealias Element = [UInt8]
     let inbound: InboundBytes
     let framer: F
 
-    /// An iterator; one consumes at a time (a second one's `next()` throws `.busy`).
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(chunks: inbound.makeAsyncIterator(), framer: framer)
     }
@@ -177,7 +172,6 @@ public struct InboundFrames<F: Framer>: AsyncSequence, Sendable {
         /// Set once the stream or the framing has ended: nil from then on, as iterators do.
         var isDone = false
 
-        /// The next element, or nil once the sequence has ended; throws what ended it otherwise.
         public mutating func next() async throws -> [UInt8]? {
             while head == ready.count {
                 ready.removeAll(keepingCapacity: true)

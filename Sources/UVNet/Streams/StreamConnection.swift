@@ -184,12 +184,16 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     }
 
     /// Queues `rest` behind whatever is already queued, so bytes leave in order: a copy of it, or, when
-    /// `lent`, the bytes where they are (the caller keeps them until the completion).
-    private func enqueue(_ rest: UnsafeRawBufferPointer, lent: Bool, completion: Completion?) {
+    /// `lent`, the bytes where they are (the caller keeps them until the completion); on an IPC pipe,
+    /// carrying `handle` with them. The corresponding C function is `uv_write2`.
+    func enqueue(
+        _ rest: UnsafeRawBufferPointer, lent: Bool, carrying handle: UnsafeMutablePointer<uv_stream_t>? = nil,
+        completion: Completion?
+    ) {
         var (request, buffer) = QueuedBytes<uv_write_t>.make(rest, copying: !lent)
         request.pointee.data = .retaining(completion)
         do {
-            try uvCheck(uv_write(request, stream, &buffer, 1, StreamConnection.wrote), "write to", target: peerName)
+            try uvCheck(uv_write2(request, stream, &buffer, 1, handle, StreamConnection.wrote), "write to", target: peerName)
             writeQueueChanged()
         } catch {
             let completion = takeCompletion(request.pointee.data, as: Result<Void, UVError>.self)

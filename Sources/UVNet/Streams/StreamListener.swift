@@ -7,10 +7,6 @@ import Glibc
 /// what kind of connection it makes. Their typed API (`accept(_:)`, `connections`, `serve(_:)`) comes
 /// from `ConnectionListener`.
 public class StreamListener: Handle, @unchecked Sendable {  // Handle's members check the loop's thread
-    /// The first pause after accept runs out of file descriptors; it doubles up to `maximumBackoff`.
-    static let initialBackoff: Duration = .milliseconds(10)
-    static let maximumBackoff: Duration = .seconds(1)
-
     /// The address (or path) asked for, as text for error messages.
     let addressText: String
     /// The accept handler, when the connections are a callback's.
@@ -167,7 +163,7 @@ public class StreamListener: Handle, @unchecked Sendable {  // Handle's members 
         failures += 1
         lastFailure = error
         if AcceptBackoff.isResourceShortage(error) && lifecycle == .open {
-            if backoff == nil { backoff = AcceptBackoff(loop: loop, initial: Self.initialBackoff, maximum: Self.maximumBackoff) }
+            if backoff == nil { backoff = AcceptBackoff(loop: loop) }
             let firstReport = backoff!.pause { [unowned self] in self.resumeAccepting() }
             if firstReport { handler?.acceptFailed(error) }
         } else {

@@ -33,12 +33,10 @@ extension UDPSocket {
 
 /// The datagrams of a `UDPSocket`; see `UDPSocket.datagrams(bufferLimit:)`.
 public struct UDPDatagrams: AsyncSequence, Sendable {
-    /// What the sequence yields.
     public typealias Element = UDPSocket.ReceivedDatagram
     let socket: UDPSocket
     let bufferLimit: Int
 
-    /// An iterator; one consumes at a time (a second one's `next()` throws `.busy`).
     public func makeAsyncIterator() -> AsyncIterator {
         let (socket, limit) = (socket, bufferLimit)
         return AsyncIterator(
@@ -56,7 +54,6 @@ public struct UDPDatagrams: AsyncSequence, Sendable {
     public struct AsyncIterator: AsyncIteratorProtocol {
         let consumer: SequenceConsumer<UDPSocket.ReceivedDatagram, DatagramQueue>
 
-        /// The next element, or nil once the sequence has ended; throws what ended it otherwise.
         public mutating func next() async throws -> UDPSocket.ReceivedDatagram? {
             try await consumer.next()
         }

@@ -38,28 +38,12 @@ extension UnixConnection {
             completion?(.failure(UVError.badFileDescriptor.during(operation, target: peerName)))
             return
         }
-        var (request, buffer) = Self.carrier.withUnsafeBytes { QueuedBytes<uv_write_t>.make($0) }
-        request.pointee.data = .retaining(completion)
-        do {
-            try uvCheck(uv_write2(request, stream, &buffer, 1, handle, UnixConnection.sent), operation, target: peerName)
-        } catch {
-            let completion = takeCompletion(request.pointee.data, as: Result<Void, UVError>.self)
-            QueuedBytes<uv_write_t>.free(request)
-            completion?(.failure(error))
-        }
+        // Queued behind what is queued already, so the handle arrives in order with the bytes.
+        Self.carrier.withUnsafeBytes { enqueue($0, lent: false, carrying: handle, completion: completion) }
     }
 
     /// The byte each handle rides on.
     private static let carrier: [UInt8] = [UInt8(ascii: "H")]
-
-    private static let sent: uv_write_cb = { request, status in
-        let completion = takeCompletion(request!.pointee.data, as: Result<Void, UVError>.self)
-        let handle = request!.pointee.handle
-        QueuedBytes<uv_write_t>.free(request!)
-        Handle.callback(handle, as: UnixConnection.self) { connection in
-            completion?(uvResult(status, "send a handle over", target: connection.peerName))
-        }
-    }
 
     /// Sends `connection` and returns once it went (see the callback form).
     public func send(_ connection: TCPConnection) async throws {
@@ -122,11 +106,9 @@ extension UnixConnection {
 
 /// The handles of an IPC pipe; see `UnixConnection.receivedHandles()`.
 public struct ReceivedHandles: AsyncSequence, Sendable {
-    /// What the sequence yields.
     public typealias Element = UnixConnection.ReceivedHandle
     let connection: UnixConnection
 
-    /// An iterator; one consumes at a time (a second one's `next()` throws `.busy`).
     public func makeAsyncIterator() -> AsyncIterator {
         let connection = connection
         return AsyncIterator(
@@ -139,7 +121,6 @@ public struct ReceivedHandles: AsyncSequence, Sendable {
     public struct AsyncIterator: AsyncIteratorProtocol {
         let consumer: SequenceConsumer<UnixConnection.ReceivedHandle, HandleQueue>
 
-        /// The next element, or nil once the sequence has ended; throws what ended it otherwise.
         public mutating func next() async throws -> UnixConnection.ReceivedHandle? {
             try await consumer.next()
         }
