@@ -58,8 +58,7 @@ public struct UVError: Error, RawRepresentable, Hashable, Sendable, CustomString
         }
     }
 
-    /// libuv's human-readable message, e.g. `"connection refused"`. The corresponding C function is
-    /// `uv_strerror_r`.
+    /// libuv's human-readable message, e.g. `"connection refused"`. The corresponding C function is `uv_strerror_r`.
     public var message: String {
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: 128) { buffer in
             String(cString: uv_strerror_r(rawValue, buffer.baseAddress, buffer.count))
@@ -75,9 +74,7 @@ public struct UVError: Error, RawRepresentable, Hashable, Sendable, CustomString
         return text + "\(detail ?? message) (\(name))"
     }
 
-    /// Equal when the codes are: the operation and target never get in the way of a match.
     public static func == (lhs: UVError, rhs: UVError) -> Bool { lhs.rawValue == rhs.rawValue }
-    /// Hashes what `==` compares.
     public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
 }
 
@@ -125,8 +122,7 @@ extension UVError {
     public static var permissionDenied: UVError { .init(rawValue: UV_EACCES.rawValue) }
     /// Message too long, e.g. a datagram over the size limit. The corresponding libuv error is `UV_EMSGSIZE`.
     public static var messageTooLong: UVError { .init(rawValue: UV_EMSGSIZE.rawValue) }
-    /// The peer broke the protocol, e.g. a stream that ended inside a frame. The corresponding libuv
-    /// error is `UV_EPROTO`.
+    /// The peer broke the protocol, e.g. ended a stream inside a frame. The corresponding libuv error is `UV_EPROTO`.
     public static var protocolError: UVError { .init(rawValue: UV_EPROTO.rawValue) }
     /// Host is unreachable. The corresponding libuv error is `UV_EHOSTUNREACH`.
     public static var hostUnreachable: UVError { .init(rawValue: UV_EHOSTUNREACH.rawValue) }

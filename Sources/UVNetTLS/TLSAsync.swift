@@ -38,9 +38,8 @@ extension TLSConnection {
         try await connect(host: host, port: port, on: loop, context: TLSContext(configuration), timeout: timeout)
     }
 
-    /// Runs TLS over `transport`, already connected (TCP, Unix-domain, a protocol's upgrade such as
-    /// STARTTLS, or another TLS connection: a tunnel through a proxy), and returns once the handshake is done. A client verifies the server's certificate for
-    /// `serverName`, which errors name too. On failure or cancellation the transport is closed.
+    /// Runs TLS over `transport` (see the callback form) and returns once the handshake is done; a client verifies the
+    /// server's certificate for `serverName`, which errors name too. Failure or cancellation closes the transport.
     public static func secure(
         _ transport: some ByteStream, serverName: String? = nil, context: TLSContext
     ) async throws -> TLSConnection {
@@ -64,8 +63,7 @@ extension TLSConnection {
         }
     }
 
-    /// Connects, runs `body` with the connection, and closes it (close_notify first) whichever way
-    /// `body` ends.
+    /// Connects, runs `body` with the connection, and closes it (close_notify first) whichever way `body` ends.
     public static func withConnection<Result: Sendable>(
         host: String, port: Int, on loop: Loop, context: TLSContext, timeout: Duration? = nil,
         _ body: (TLSConnection) async throws -> Result

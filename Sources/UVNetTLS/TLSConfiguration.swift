@@ -54,11 +54,10 @@ public struct TLSConfiguration: Sendable {
     public enum ClientCertificates: Sendable, Hashable {
         /// Clients are not asked for one (the usual TLS).
         case notRequested
-        /// Every client must present a certificate that leads to one of these roots, valid now; one
-        /// that presents none, or another, is refused in the handshake (`.noCertificate`,
-        /// `.untrustedCertificate`, …). The roots' names are sent to the client as the CAs accepted.
-        /// A CA of your own (`.file` or `.directory`): `.system` is refused, as it would admit anyone
-        /// holding a publicly issued certificate.
+        /// Every client must present a certificate that leads to one of these roots, valid now; one that presents
+        /// none, or another, is refused in the handshake (`.noCertificate`, `.untrustedCertificate`, …). The roots'
+        /// names are sent to the client as the CAs accepted. A CA of your own (`.file` or `.directory`): `.system` is
+        /// refused, as it would admit anyone holding a publicly issued certificate.
         case required(trustRoots: TrustRoots)
     }
 

@@ -5,15 +5,13 @@
 /// A TLS connection over any byte stream, its `transport`: TCP, Unix-domain, a child's pipe, another
 /// TLS connection (a tunnel through a proxy), or a stream of your own (an in-memory pair in tests).
 ///
-/// Made by `TLSConnection.connect(host:port:on:context:)`, by a `TLSListener`, or over a stream of
-/// your own with `init(over:context:serverName:)` then `handshake(_:)`. Reads lend plaintext from the
-/// loop's read buffer, valid only inside the read callback, as a plain stream's do; a clean end is
-/// `UVError.eof` (the peer's close_notify), and a peer whose transport ends without it is the error
-/// `TLSError` `.truncated`, never an end.
+/// Made by `TLSConnection.connect(host:port:on:context:)`, by a `TLSListener`, or over a stream of your own with
+/// `init(over:context:serverName:)` then `handshake(_:)`. Reads lend plaintext from the loop's read buffer, valid only
+/// inside the read callback, as a plain stream's do; a clean end is `UVError.eof` (the peer's close_notify), and a
+/// peer whose transport ends without it is the error `TLSError` `.truncated`, never an end.
 ///
-/// Like a handle, an open connection keeps itself alive until closed, and belongs to its loop's
-/// thread: every member traps elsewhere. Close the TLS connection, not its transport: `close` sends
-/// close_notify first.
+/// Like a handle, an open connection keeps itself alive until closed, and belongs to its loop's thread: every member
+/// traps elsewhere. Close the TLS connection, not its transport: `close` sends close_notify first.
 public final class TLSConnection: ByteStream, @unchecked Sendable {  // every member checks the loop's thread (`checkThread`)
     /// What reads and writes fail with: `TLSError`, or the transport's `UVError`.
     public typealias Failure = any Error
@@ -43,24 +41,21 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
 
     private var phase = Phase.created
     private var opening = Opening()
-    /// Whom plaintext goes to (see `StreamCore`).
     @exclusivity(unchecked)  // called on every read, only on the loop's thread
     @_spi(StreamLayers) public var reader: ((ReadResult) -> Void)?
     private var isTransportReading = false
     /// The first fatal error: the session is unusable after it, and every later call reports it.
     private var failure: (any Error)?
-    /// Each direction's state (reading ends at the peer's close_notify; writing at ours) and
-    /// `inbound()`'s buffer, kept as every kind of stream keeps them.
+    /// Reading ends at the peer's close_notify; writing at ours.
     // Unchecked: used on the loop's thread only, and its methods never call out (they return whom to
     // tell), so no access can overlap another; the dynamic check would cost some 90 instructions a message.
     @exclusivity(unchecked)
     @_spi(StreamLayers) public var life = StreamLife<any Error>()
     private var isDeliveryScheduled = false
 
-    /// Wraps `transport` (connected, not yet reading) for TLS as `context`'s role says. A client checks
-    /// the server's certificate against `serverName` (a host name, sent as SNI too, or an IP address).
-    /// The handshake starts with `handshake(_:)`. A client that verifies (the default) needs
-    /// `serverName`, or it throws `.configuration`.
+    /// Wraps `transport` (connected, not yet reading) for TLS as `context`'s role says. A client checks the server's
+    /// certificate against `serverName` (a host name, sent as SNI too, or an IP address). The handshake starts with
+    /// `handshake(_:)`. A client that verifies (the default) needs `serverName`, or it throws `.configuration`.
     public convenience init(over transport: some ByteStream, context: TLSContext, serverName: String? = nil) throws(TLSError) {
         try self.init(over: transport, context: context, serverName: serverName, label: nil)
     }
@@ -72,9 +67,8 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         self.label = label ?? serverName
         session = try TLSSession(context: context, serverName: context.configuration.role == .client ? serverName : nil)
         self.context = context
-        // The transport holds this connection until it closes, as an open handle holds itself: the
-        // connection needs no owner while open, and ends with its transport whoever closes that
-        // (its own close, or the loop's).
+        // The transport holds this connection until it closes, as an open handle holds itself: the connection needs no
+        // owner while open, and ends with its transport whoever closes that (its own close, or the loop's).
         transport.whenClosed { [self] in end() }
     }
 
@@ -97,10 +91,9 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
 
     // MARK: Handshake
 
-    /// Runs the handshake; `completion` gets `.success` once both sides agree and (for a client) the
-    /// server's certificate passed, or the `TLSError` (the connection is closed then). It fails with
-    /// `.handshakeTimedOut` after the context's `handshakeTimeout`. Writes made meanwhile wait for it.
-    /// The corresponding C function is `SSL_do_handshake`.
+    /// Runs the handshake; `completion` gets `.success` once both sides agree and (for a client) the server's
+    /// certificate passed, else the `TLSError`, the connection closed (`.handshakeTimedOut` after the context's
+    /// `handshakeTimeout`). Writes made meanwhile wait for it. The corresponding C function is `SSL_do_handshake`.
     public func handshake(_ completion: @escaping Completion) {
         checkThread()
         guard phase == .created else {
@@ -117,10 +110,9 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     }
 
     /// Runs TLS over `transport`, already connected (TCP, Unix-domain, a protocol's upgrade such as
-    /// STARTTLS, or another TLS connection: a tunnel): `completion` gets the connection once its
-    /// handshake is done, or the error (the
-    /// transport closed then). A client verifies the server's certificate for `serverName`, which it
-    /// needs unless the context verifies nothing.
+    /// STARTTLS, or another TLS connection: a tunnel): `completion` gets the connection once its handshake
+    /// is done, or the error (the transport closed then). A client verifies the server's certificate for
+    /// `serverName`, which it needs unless the context verifies nothing.
     public static func secure(
         _ transport: some ByteStream, serverName: String? = nil, context: TLSContext,
         _ completion: @escaping (Result<TLSConnection, any Error>) -> Void
@@ -163,10 +155,9 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         return phase == .established ? session.cipherSuite : nil
     }
 
-    /// Whom the peer's certificate names, once the handshake is done: its DNS and IP alternative
-    /// names (else its common name), printable ASCII only. With mutual TLS, a server reads here which
-    /// client it serves (the chain was verified against `clientCertificates`' roots); nil when the peer
-    /// presented no certificate.
+    /// Whom the peer's certificate names, once the handshake is done: its DNS and IP alternative names (else its
+    /// common name), printable ASCII only. With mutual TLS, a server reads here which client it serves (the chain was
+    /// verified against `clientCertificates`' roots); nil when the peer presented no certificate.
     public var peerCertificateNames: [String]? {
         checkThread()
         return phase == .established ? session.presentedCertificateNames : nil
@@ -219,9 +210,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
 
     // MARK: Reading
 
-    /// Has plaintext delivered (see `startReading(_:)`): it lives in the loop's read buffer, valid only
-    /// inside the call; `UVError.eof` once the peer's close_notify came; `TLSError` `.truncated` if the
-    /// peer ended its stream without it. Before the handshake has begun, reading fails as on a closed stream.
+    /// Before the handshake has begun, reading fails as on a closed stream.
     @_spi(StreamLayers) public func transportStartReading() throws(any Error) {
         if let failure { throw failure }
         if phase == .created { throw self.failure(.badFileDescriptor, during: "read from") }
@@ -230,7 +219,6 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         readTransport()
     }
 
-    /// `startReading` for `inbound()`: its failures are `any Error` already.
     public func startReadingAnyError(_ handler: @escaping (ReadResult) -> Void) {
         startReading(handler)
     }
@@ -343,10 +331,8 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
 
     // MARK: Writing
 
-    /// Encrypts and sends `bytes` (which may be reused once this returns). The ciphertext goes to the
-    /// kernel at once when it takes it; `completion` runs once the kernel has it all, or with the error.
-    /// Before the handshake has finished, the bytes wait for it.
-    /// The corresponding C function is `SSL_write`.
+    /// Encrypts `bytes`; the ciphertext goes to the kernel at once when it takes it. Before the handshake
+    /// has finished, the bytes wait for it. The corresponding C function is `SSL_write`.
     public func write(_ bytes: UnsafeRawBufferPointer, completion: Completion? = nil) {
         checkThread()
         if let failure { completion?(.failure(failure)); return }
@@ -369,13 +355,11 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         }
     }
 
-    /// `write(_:completion:)`, for the layers above (its failures are `any Error` already).
     public func writeAnyError(_ bytes: UnsafeRawBufferPointer, completion: Completion?) {
         write(bytes, completion: completion)
     }
 
-    /// Encrypts `bytes` and hands the ciphertext to the transport, for a caller that awaits the end:
-    /// nil when the transport took it all at once. (Before the handshake, the bytes wait for it.)
+    /// Encrypts `bytes` and hands the ciphertext to the transport; before the handshake, the bytes wait for it.
     public func writeOrQueue(_ bytes: UnsafeRawBufferPointer) throws -> Awaited<Void>? {
         checkThread()
         guard phase == .established, failure == nil, life.canWrite else {
@@ -414,14 +398,12 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         if !sent { completion?(.success(())) }
     }
 
-    /// Write backpressure for callbacks (see `StreamCore`), measured on the ciphertext queued on the
-    /// transport (the plaintext and TLS's few bytes a record).
+    /// Measured on the ciphertext queued on the transport (the plaintext and TLS's few bytes a record).
     public func onWritabilityChange(watermarks: WriteWatermarks, _ handler: ((Bool) -> Void)?) {
         checkThread()
         transport.onWritabilityChange(watermarks: watermarks, handler)
     }
 
-    /// False while the transport's queue is past the high watermark of `onWritabilityChange`.
     public var isWritable: Bool {
         checkThread()
         return transport.isWritable
@@ -429,8 +411,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
 
     @_spi(StreamLayers) public var queuedBytes: Int { transport.writeQueueSize }
 
-    /// Bytes written but not yet with the kernel: ciphertext queued, and plaintext waiting for the
-    /// handshake. What a writer watches to stop producing.
+    /// Ciphertext queued on the transport, and plaintext waiting for the handshake.
     public var writeQueueSize: Int {
         checkThread()
         return phase == .closed ? 0 : transport.writeQueueSize + opening.writes.reduce(0) { $0 + $1.bytes.count }
@@ -438,11 +419,10 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
 
     // MARK: Ending
 
-    /// Sends close_notify, then half-closes the transport once every queued write has gone out (see
-    /// `shutdown(_:)`); reading goes on until the peer's own close_notify. Over another TLS connection
-    /// (a tunnel), the outer one sends its close_notify too: a peer that takes that for a full close
-    /// cuts the inner reply short, so a tunnel's client closes after reading the reply rather than
-    /// shutting down first. The corresponding C function is `SSL_shutdown`.
+    /// Sends close_notify, then half-closes the transport once every queued write has gone out (see `shutdown(_:)`);
+    /// reading goes on until the peer's own close_notify. Over another TLS connection (a tunnel), the outer one sends
+    /// its close_notify too: a peer that takes that for a full close cuts the inner reply short, so a tunnel's client
+    /// closes after reading the reply rather than shutting down first. The corresponding C function is `SSL_shutdown`.
     @_spi(StreamLayers) public func transportShutdown() {
         sendCloseNotify()
         shutDown(transport) { [self] result in shutdownEnded(result) }
@@ -463,16 +443,14 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         flushOutput(nil)
     }
 
-    /// Sends close_notify (when the connection is healthy and has not yet) and closes the transport;
-    /// `completion` runs once it is closed. Idempotent. A handshake under way fails with `.canceled`, and
-    /// ciphertext still queued on the transport is dropped: to end after every byte, `shutdown` first.
+    /// Sends close_notify (when the connection is healthy and has not yet), then closes the transport.
+    /// A handshake under way fails with `.canceled`.
     public func close(_ completion: (() -> Void)? = nil) {
         checkThread()
         closeNow(sendingCloseNotify: true, completion)
     }
 
-    /// Closes at once without close_notify, so that the peer reads a truncation, not an end, and resets
-    /// the transport (see `ByteStream.closeWithReset(_:)`).
+    /// Sends no close_notify, so that the peer reads a truncation, not an end, and resets the transport.
     public func closeWithReset(_ completion: (() -> Void)? = nil) {
         checkThread()
         end()
@@ -505,7 +483,6 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         opened.completion?(.failure(canceled))
     }
 
-    /// Runs `observer` once the connection (its transport) has closed; at once if it has.
     public func whenClosed(_ observer: @escaping () -> Void) {
         checkThread()
         transport.whenClosed(observer)

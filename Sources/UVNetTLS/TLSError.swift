@@ -1,5 +1,4 @@
-// The one error type of UVNetTLS: why TLS failed, in words a person reads, plus what was being done and
-// to whom.
+// The one error type of UVNetTLS: why TLS failed, in words a person reads, plus what was being done and to whom.
 import Glibc
 
 /// A TLS failure: a certificate refused, a handshake that failed or timed out, a peer that ended
@@ -10,8 +9,7 @@ import Glibc
 /// catch let error as TLSError where error.reason == .certificateExpired { … }
 /// ```
 /// `description` is one line naming the peer and the reason, e.g.
-/// `TLS handshake with example.com:443: certificate has expired`. It never contains key material or
-/// application data.
+/// `TLS handshake with example.com:443: certificate has expired`. It never contains key material or application data.
 public struct TLSError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Why TLS failed, as a kind to match on; `detail` says it in words, with specifics.
     public struct Reason: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
@@ -42,8 +40,7 @@ public struct TLSError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let truncated = Reason(rawValue: "truncated")
         /// The peer asked to renegotiate, which UVNetTLS refuses.
         public static let renegotiationRefused = Reason(rawValue: "renegotiation refused")
-        /// The peer refused the certificate this side presented (a server requiring client
-        /// certificates that does not trust ours).
+        /// The peer refused this side's certificate (a server requiring client certificates, not trusting ours).
         public static let certificateRefused = Reason(rawValue: "certificate refused")
         /// A certificate, key or CA file could not be read or used.
         public static let configuration = Reason(rawValue: "configuration")

@@ -29,7 +29,6 @@ public final class TLSListener: ConnectionSource {
         serveTransports = { handler in try await listener.serve(handler) }
     }
 
-    /// The listener's loop, where connections are handed over.
     public var loop: Loop { listener.loop }
 
     /// Hands each connection to `handler` once its handshake is done; a failed handshake is handed
@@ -46,11 +45,10 @@ public final class TLSListener: ConnectionSource {
         }
     }
 
-    /// Serves every connection in a child task of its own: the handshake, then `handler`, then close
-    /// (close_notify first), however the handler ended. A failed handshake or an error the handler
-    /// throws ends that connection only; `onError` hears of it. Closing the listener stops accepting and
-    /// `serve` returns once every connection's task has finished; canceling the task closes everything.
-    /// See `ConnectionListener.serve(onError:_:)`.
+    /// Serves every connection in a child task of its own: the handshake, then `handler`, then close (close_notify
+    /// first), however the handler ended. A failed handshake, like an error `handler` throws, ends that connection
+    /// only; `onError` hears of it. Closing the listener stops accepting, and `serve` returns once every connection's
+    /// task has finished; canceling the task closes everything (see `ConnectionListener.serve(onError:_:)`).
     public func serve(
         onError: (@Sendable (any Error, TLSConnection) -> Void)? = nil,
         _ handler: @escaping @Sendable (TLSConnection) async throws -> Void

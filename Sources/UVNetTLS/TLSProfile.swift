@@ -36,8 +36,7 @@ public struct TLSProfile: Sendable, Hashable {
         self.groups = groups
     }
 
-    /// Mozilla's "intermediate" (without DHE): TLS 1.2 and 1.3, forward secrecy and AEAD suites only.
-    /// What every configuration starts with.
+    /// Mozilla's "intermediate" without DHE (see the type): what every configuration starts with.
     public static let intermediate = TLSProfile(
         minimumVersion: .tls1_2,
         cipherSuites: [

@@ -1,6 +1,4 @@
-// Files read without stalling the loop: what the page cache holds is read on the loop's thread at
-// once; anything that would wait for the disk is read on libuv's thread pool, so a cold or slow disk
-// holds up a worker thread, never the loop and every connection on it.
+// Files read without stalling the loop: a slow disk holds up a pool thread, never the loop and its connections.
 import CUV
 import Glibc
 
@@ -37,9 +35,8 @@ public final class File: Sendable {
         Glibc.close(descriptor)
     }
 
-    /// Opens `path` for reading, on the thread pool. Throws the error naming the path
-    /// (`UVError.noSuchFile`, `.permissionDenied`, …).
-    /// The corresponding C function is `uv_fs_open`.
+    /// Opens `path` for reading, on the thread pool. Throws the error naming the path (`UVError.noSuchFile`,
+    /// `.permissionDenied`, …). The corresponding C function is `uv_fs_open`.
     public static func open(_ path: String, on loop: Loop) async throws -> File {
         let descriptor = try await onThreadPool(loop, PoolWork(path: path)) { request, _, finished in
             uv_fs_open(loop.raw, request, path, O_RDONLY | O_CLOEXEC, 0, finished)
@@ -74,10 +71,9 @@ public final class File: Sendable {
             inode: UInt64(status.st_ino), isRegularFile: status.st_mode & S_IFMT == S_IFREG)
     }
 
-    /// Reads up to `buffer.count` bytes starting at `offset` into `buffer`; returns how many (0 at the
-    /// end of the file; fewer than asked when the file ends sooner, or when only part of the range was
-    /// cached). `buffer` must stay valid until this returns; it is written on the loop's thread only.
-    /// The corresponding C function is `uv_fs_read`.
+    /// Reads up to `buffer.count` bytes at `offset` into `buffer`; returns how many (0 at the end; fewer than asked
+    /// when the file ends sooner, or when only part of the range was cached). `buffer` must stay valid until this
+    /// returns; it is written on the loop's thread only. The corresponding C function is `uv_fs_read`.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) async throws -> Int {
         precondition(offset >= 0, "File.read: a negative offset")
         guard let base = buffer.baseAddress, !buffer.isEmpty else { return 0 }
@@ -97,9 +93,8 @@ public final class File: Sendable {
         }
     }
 
-    /// Runs one `uv_fs_*` call on the thread pool and awaits its result (a count or a descriptor),
-    /// throwing its error named by the work's operation and path. Not canceled with the task: pool work
-    /// that has begun cannot be taken back.
+    /// Runs one `uv_fs_*` call on the thread pool and awaits its result (a count or a descriptor) or its error, named
+    /// by the work's operation and path. Not canceled with the task: pool work that has begun cannot be taken back.
     private static func onThreadPool(
         _ loop: Loop, _ work: PoolWork,
         _ submit: @escaping @Sendable (UnsafeMutablePointer<uv_fs_t>, UnsafeMutableRawBufferPointer?, uv_fs_cb) -> CInt
@@ -127,14 +122,12 @@ public final class File: Sendable {
     }
 }
 
-/// A `uv_fs_t`'s Swift side while the pool works on it: whom to tell, what to call an error, and what
-/// the work needs kept until it ends, whether or not its task still waits (the `File` whose descriptor
-/// it reads, the memory it reads into).
+/// A `uv_fs_t`'s Swift side while the pool works on it: whom to tell, what to call an error, and what must live until
+/// it ends, whether or not its task still waits (the `File` whose descriptor it reads, the memory it reads into).
 private final class PoolWork: @unchecked Sendable {  // its lets are set before it is shared; `wake` is set and `finish` runs on the loop's thread, where `Wake.resume` checks
     let path: String
     var wake: Wake<Int>?
-    /// Kept open until the read ends: closing it while the pool reads could hand its number to another
-    /// file or socket in between.
+    /// Kept open until the read ends: closed while the pool reads, its number could go to another file or socket.
     private let file: File?
     /// Where the read lands on the pool, and where it goes once the task is known to still wait.
     let scratch: UnsafeMutableRawBufferPointer?

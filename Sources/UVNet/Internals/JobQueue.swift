@@ -2,8 +2,7 @@
 // bounded batches, so that no task can starve the loop's I/O and timers.
 import CUV
 
-/// Work for the loop's thread: a job of an actor on the loop, a job of a task that prefers the loop,
-/// or a closure from `Loop.execute`.
+/// Work for the loop's thread: an actor's job, a loop-preferring task's job, or a `Loop.execute` closure.
 enum LoopWork: Sendable {
     case actorJob(UnownedJob)
     case taskJob(UnownedJob)
@@ -15,10 +14,9 @@ enum LoopWork: Sendable {
 /// idle handle before the loop next polls: no lock, no system call. Work from other threads goes through
 /// a lock and wakes the loop with `uv_async_send`, whose wake-ups merge: each wake-up takes everything.
 ///
-/// A drain runs at most `batchLimit` jobs, and never the jobs posted while it runs: those wait for the
-/// next drain, after the next I/O callback or in the loop's next iteration (the idle handle keeps that
-/// iteration from blocking in poll), so a task that yields in a loop shares the thread with timers
-/// and I/O instead of holding it.
+/// A drain runs at most `batchLimit` jobs, and never the jobs posted while it runs: those wait for the next drain,
+/// after the next I/O callback or in the loop's next iteration (the idle handle keeps that iteration from blocking in
+/// poll), so a task that yields in a loop shares the thread with timers and I/O instead of holding it.
 ///
 /// Once closed, the queue refuses work: `post` answers false and the caller decides what refusal means
 /// (`execute` throws, a task's job moves to the global executor, a waiter fails).
@@ -71,8 +69,7 @@ final class JobQueue: @unchecked Sendable {  // `post` checks the thread (`owner
         uv_unref(wakeup.cast(to: uv_handle_t.self))
     }
 
-    /// Queues `work` for the loop's thread, from any thread. False once the queue is closed: the work
-    /// was refused and will never run.
+    /// Queues `work` for the loop's thread from any thread; false once the queue is closed: refused, it never runs.
     @inline(__always)
     func post(_ work: LoopWork) -> Bool {
         owner.isCurrent ? enqueueLocal(work) : enqueueRemote(work)
@@ -102,10 +99,9 @@ final class JobQueue: @unchecked Sendable {  // `post` checks the thread (`owner
         !local.isEmpty || inbox.withLock { !$0.work.isEmpty }
     }
 
-    /// Runs one batch: what was queued when the drain began, at most `batchLimit` jobs. Work posted
-    /// meanwhile runs in the loop's next iteration. With `takingRemote` the batch includes the work from
-    /// other threads. The drain right after an I/O callback skips it, and its lock: every remote post
-    /// wakes the loop, and that wake-up's drain (or the idle handle's) takes it.
+    /// Runs one batch: what was queued when the drain began, at most `batchLimit` jobs. Work posted meanwhile waits
+    /// for the next iteration. `takingRemote` adds other threads' work. The drain right after an I/O callback skips
+    /// it, and its lock: every remote post wakes the loop, and that wake-up's drain (or the idle handle's) takes it.
     func drain(takingRemote: Bool) {
         guard !isDraining else { return }
         isDraining = true
@@ -128,8 +124,7 @@ final class JobQueue: @unchecked Sendable {  // `post` checks the thread (`owner
         if local.isEmpty { stopIdle() } else { startIdle() }
     }
 
-    /// After an I/O callback: runs the tasks it resumed now, before libuv polls again, so an async
-    /// reader sees its bytes without another trip through epoll.
+    /// After an I/O callback: runs the tasks it resumed now, before libuv polls again (see `Handle.callback`).
     @inline(__always)
     func drainIfNeeded() {
         if !local.isEmpty && !isDraining { drain(takingRemote: false) }

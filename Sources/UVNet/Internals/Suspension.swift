@@ -3,8 +3,7 @@
 import CUV
 import Synchronization
 
-/// A task suspended on a loop, registered with the loop while it waits so that closing the loop can
-/// fail it instead of leaving it hanging.
+/// A task waiting on a loop, registered there so that closing the loop can fail it, not leave it hanging.
 @_spi(StreamLayers) public class PendingWait {
     /// Where this wait sits in its loop's `PendingWaits`; -1 when not registered.
     fileprivate var slot = -1
@@ -65,9 +64,8 @@ struct PendingWaits {
 /// The one continuation of a suspended operation. Whatever comes first, the operation's end, its
 /// timeout or the task's cancellation, resumes; the rest find it spent.
 ///
-/// A wake may be reused for one wait after another (a sequence's consumer keeps one, so that a `next()`
-/// allocates nothing). Its waits are numbered: a cancellation or timeout meant for an earlier wait
-/// finds a newer number and does nothing.
+/// A wake may be reused for one wait after another (a sequence's consumer keeps one, so a `next()` allocates nothing).
+/// Its waits are numbered: a cancellation or timeout meant for an earlier wait finds a newer number and does nothing.
 @_spi(StreamLayers) public final class Wake<Value: Sendable>: PendingWait, @unchecked Sendable {  // used on its loop's thread only (`resume` checks), but for `asked`, an atomic
     private let loop: Loop
     private var continuation: UnsafeContinuation<Value, any Error>?
@@ -152,10 +150,9 @@ struct PendingWaits {
 extension Loop {
     /// Suspends the calling task until `start` (run on the loop's thread) resumes the wake.
     ///
-    /// Cancellation and `timeout` end the wait alike: the wake is resumed with the reason
-    /// (`CancellationError`, or the timeout's error), then `abandon` runs on the loop's thread to let go
-    /// of the operation (close an attempt, stop waiting for an item). What the operation did before that
-    /// stays done: no byte already handed over is taken back.
+    /// Cancellation and `timeout` end the wait alike: the wake is resumed with the reason (`CancellationError`, or the
+    /// timeout's error), then `abandon` runs on the loop's thread to let go of the operation (close an attempt, stop
+    /// waiting for an item). What the operation did before that stays done: no byte already handed over is taken back.
     @inline(__always)
     @_spi(StreamLayers) public func suspend<Value: Sendable>(
         timeout: Timeout? = nil,
@@ -214,9 +211,8 @@ extension Loop {
 }
 
 /// One cancellation handler for a task's whole stay on a loop, in place of one per await: see
-/// `Loop.withCancellationScope`. Child tasks inherit it as a task-local value, so it covers only the
-/// task that opened it (by address), and only while open (so that a later task at the same address
-/// finds it closed).
+/// `Loop.withCancellationScope`. Child tasks inherit it as a task-local value, so it covers only the task that opened
+/// it (by address), and only while open (so that a later task at the same address finds it closed).
 final class CancellationScope: Sendable {
     let loop: Loop
     /// The covered task's address.
@@ -247,12 +243,11 @@ final class CancellationScope: Sendable {
 }
 
 extension Loop {
-    /// Runs `body` with one cancellation handler for all the waits the current task makes on this
-    /// loop's thread meanwhile, instead of one handler per await. Canceling the task stops the wait
-    /// in progress with `CancellationError`, as an await's own handler would, and every later wait
-    /// throws it at once. (An await's own handler costs some 1,900 instructions: two updates of the
-    /// task's status under its lock, two executor checks, an allocation; see Benchmarks/async-floor.)
-    /// The scoped servers run each connection's handler in one.
+    /// Runs `body` with one cancellation handler for all the waits the current task makes on this loop's thread
+    /// meanwhile, instead of one handler per await. Canceling the task stops the wait in progress with
+    /// `CancellationError`, as an await's own handler would, and every later wait throws it at once. (An await's own
+    /// handler costs some 1,900 instructions: two updates of the task's status under its lock, two executor checks, an
+    /// allocation; see Benchmarks/async-floor.) The scoped servers run each connection's handler in one.
     @_spi(StreamLayers) public func withCancellationScope<Result: Sendable>(
         _ body: () async throws -> Result
     ) async throws -> Result {
@@ -273,10 +268,9 @@ extension Loop {
     }
 }
 
-/// The result of an operation already started on the loop's thread (a write already queued), for one
-/// task to await: it finds the result there, or waits for it. A wait that ends early (cancellation,
-/// timeout) leaves the operation going. What `ByteStream.writeOrQueue(_:)` returns. Used on the loop's
-/// thread only, as the stream that made it is.
+/// The result of an operation already started on the loop's thread (a write already queued), for one task to await: it
+/// finds the result there, or waits for it. A wait that ends early (cancellation, timeout) leaves the operation going.
+/// What `ByteStream.writeOrQueue(_:)` returns. Used on the loop's thread only, as the stream that made it is.
 public final class Awaited<Value: Sendable>: @unchecked Sendable {  // loop thread only: `value` gets there through `Loop.suspend`, and `Wake.resume` checks; `complete` runs in the stream's callbacks there
     private var result: Result<Value, any Error>?
     private var waiter: Wake<Value>?
@@ -301,8 +295,7 @@ public final class Awaited<Value: Sendable>: @unchecked Sendable {  // loop thre
         return nil
     }
 
-    /// Returns (or throws) the operation's result once it is there; a task on `loop`'s thread waits
-    /// without a hop.
+    /// Returns (or throws) the operation's result once it is there; a task on `loop`'s thread waits without a hop.
     public func value(on loop: Loop) async throws -> Value {
         try await loop.suspend(
             { [self] wake in

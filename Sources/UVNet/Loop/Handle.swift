@@ -3,21 +3,18 @@ import CUV
 
 /// The base of every UVNet handle (`TCPListener`, `TCPConnection`, `UDPSocket`, `Timer`, `Signal`).
 ///
-/// An open handle keeps itself alive, so you need not hold a reference to a server connection or a
-/// timer while it works. `close()` lets it go: after the close completion no callback of the handle
-/// ever runs again.
+/// An open handle keeps itself alive, so you need not hold a reference to a server connection or a timer while it
+/// works. `close()` lets it go: after the close completion no callback of the handle ever runs again.
 ///
-/// A handle belongs to its loop's thread. It is `Sendable`, so tasks can carry it, but every method
-/// and property checks that it runs on that thread and traps, naming the method and both threads,
-/// when it does not (release builds too). From other threads use the async API, which goes to the
-/// loop's thread by itself, or `loop.execute { … }`.
+/// A handle belongs to its loop's thread. It is `Sendable`, so tasks can carry it, but every method and property
+/// checks that it runs on that thread and traps, naming the method and both threads, when it does not (release builds
+/// too). From other threads use the async API, which goes to the loop's thread by itself, or `loop.execute { … }`.
 public class Handle: LoopClosable, @unchecked Sendable {  // every member checks the loop's thread (`checkThread`) before touching state
     /// Where a handle is in its life.
     public enum State: Sendable {
         case open, closing, closed
     }
 
-    /// The loop this handle belongs to.
     public let loop: Loop
     /// Where the handle is in its life, unchecked: for UVNet's own code, already on the loop's thread.
     // Read on every I/O call: the dynamic exclusivity check would cost more than the rest of a read callback.
@@ -61,9 +58,8 @@ public class Handle: LoopClosable, @unchecked Sendable {  // every member checks
         if lifecycle != .open { throw UVError.badFileDescriptor.during(operation(), target: target()) }
     }
 
-    /// Runs `call`, a libuv call on this open handle (a bind, an option), checked as every handle method
-    /// is: on the loop's thread (a trap names `function`), on an open handle, its error named by
-    /// `operation` and `target`.
+    /// Runs `call`, a libuv call on this open handle (a bind, an option), checked as every handle method is: on the
+    /// loop's thread (a trap names `function`), on an open handle, its error named by `operation` and `target`.
     @inline(__always)
     final func perform(
         _ operation: @autoclosure () -> String, target: @autoclosure () -> String? = nil,
@@ -147,9 +143,8 @@ public class Handle: LoopClosable, @unchecked Sendable {  // every member checks
         for completion in completions { completion() }
     }
 
-    /// The one lifecycle hook of a handle type: called as the handle enters `.closing` (stop what it
-    /// owns, end the sequences it feeds) and `.closed` (libuv is done with it: drop user callbacks, so
-    /// reference cycles through them break). Overrides call `super`.
+    /// A handle type's one lifecycle hook, called on entering `.closing` (stop what it owns, end its sequences) and
+    /// `.closed` (libuv is done: drop user callbacks and the cycles through them). Overrides call `super`.
     func didEnter(_ state: State) {}
 
     /// True while the handle is open and active (a listening socket, a started timer, a reading stream).
@@ -177,10 +172,9 @@ public class Handle: LoopClosable, @unchecked Sendable {  // every member checks
         return lifecycle != .closed && uv_has_ref(rawHandle) != 0
     }
 
-    /// The one way libuv callbacks reach their Swift handle: runs `body` with it (not retained: an open
-    /// handle is kept alive by its own `handle->data` reference while libuv calls back), then runs the
-    /// tasks the callback resumed, before returning to libuv, instead of in the loop's next iteration:
-    /// an async reader sees its bytes without another trip through epoll.
+    /// The one way libuv callbacks reach their Swift handle: runs `body` with it (not retained: an open handle's own
+    /// `handle->data` reference keeps it alive), then runs the tasks the callback resumed, before returning to libuv,
+    /// instead of in the loop's next iteration: an async reader sees its bytes without another trip through epoll.
     @inline(__always)
     static func callback<T: Handle>(_ raw: UnsafeMutableRawPointer?, as type: T.Type, _ body: (T) -> Void) {
         let handle = raw!.assumingMemoryBound(to: uv_handle_t.self)

@@ -16,11 +16,10 @@ import Glibc
 /// a message naming both threads when it does not (release builds too). The doors in from other
 /// threads are `execute(_:)` and the async API, which go to the loop's thread by themselves.
 ///
-/// `close()` makes the loop a closed loop for good: work posted to it is refused with `.loopClosed`,
-/// new handles cannot be made on it, and every task still waiting on it has been resumed with an error
-/// (and run, on the loop's thread, as far as it goes without waiting for something else). A task that
-/// is still running after that goes on on the global executor, where the loop's handles and `LoopBound`
-/// values are out of its reach; close a loop once the work on it is done.
+/// `close()` closes the loop for good: work posted to it is refused with `.loopClosed`, no new handle can be made on
+/// it, and every task still waiting on it has been resumed with an error (and run, on the loop's thread, as far as it
+/// goes without waiting for something else). A task still running after that goes on on the global executor, where the
+/// loop's handles and `LoopBound` values are out of its reach; close a loop once the work on it is done.
 public final class Loop: @unchecked Sendable {  // its mutable state is touched on the owner thread only: every member checks
     /// How far `run` goes before it returns.
     public enum RunMode: Sendable {
@@ -165,11 +164,10 @@ public final class Loop: @unchecked Sendable {  // its mutable state is touched 
         return count
     }
 
-    /// Closes the loop for good: closes every handle still open, lets their callbacks and the tasks
-    /// they resume run, fails every task still waiting on the loop with `.loopClosed`, refuses work
-    /// from then on, and closes the libuv loop. Throws `.busy` if a request is still pending then
-    /// (call it again later). Calling it after success does nothing.
-    /// The corresponding C function is `uv_loop_close`.
+    /// Closes the loop for good: closes every handle still open, lets their callbacks and the tasks they resume run,
+    /// fails every task still waiting on the loop with `.loopClosed`, refuses work from then on, and closes the libuv
+    /// loop. Throws `.busy` if a request is still pending then (call it again later). Calling it after success does
+    /// nothing. The corresponding C function is `uv_loop_close`.
     @available(*, noasync, message: "close runs the loop until its handles are closed; await each handle's close() instead")
     public func close() throws(UVError) {
         checkOnLoopThread("Loop.close()")
@@ -202,9 +200,8 @@ public final class Loop: @unchecked Sendable {  // its mutable state is touched 
         while (alive || jobs.hasWork) && round < Loop.closingRounds {
             closeAllHandles()
             alive = uv_run(raw, UV_RUN_ONCE) != 0
-            // Waits no handle will end (a sleep whose timer was closed, say) end here: after the
-            // handles' closing has run, so a write that borrowed its caller's memory
-            // (`write(borrowing:)`) has been let go of by libuv before its wait ends.
+            // Waits no handle will end (a sleep whose timer was closed, say) end here: after the handles' closing has
+            // run, so that libuv has let go of a `write(borrowing:)`'s memory before its wait ends.
             failPendingWaits()
             jobs.drain(takingRemote: true)
             round += 1
@@ -255,9 +252,8 @@ public final class Loop: @unchecked Sendable {  // its mutable state is touched 
     /// Size of `stagingBuffer`.
     @_spi(StreamLayers) public static let stagingBufferSize = 64 * 1024
 
-    /// Scratch space for a layer staging bytes on their way to a stream's `write` (TLS drains its
-    /// ciphertext here), on the loop's thread only. Free again once that `write` returns: a stream
-    /// copies what the kernel does not take at once. Allocated on first use.
+    /// Where a layer stages bytes for a stream's `write` (TLS drains its ciphertext here), on the loop's thread only.
+    /// Free again once that `write` returns: a stream copies what the kernel leaves. Allocated on first use.
     @_spi(StreamLayers) public var stagingBuffer: UnsafeMutableRawBufferPointer {
         checkOnLoopThread("Loop.stagingBuffer")
         if stagingStorage == nil { stagingStorage = .allocate(byteCount: Loop.stagingBufferSize, alignment: 16) }

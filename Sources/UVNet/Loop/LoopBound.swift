@@ -1,9 +1,8 @@
 // A value that may travel between threads but is used only on its loop's thread, checked on every access.
 import CUV
 
-/// A box for state that belongs to a loop: `Sendable`, so tasks and closures may carry it anywhere,
-/// but read and written only on the loop's thread. Every access checks the thread, in release builds
-/// too, and traps with a message naming the thread that owns the loop.
+/// A box for a loop's state: `Sendable`, so tasks and closures may carry it anywhere, but used only on the loop's
+/// thread. Every access checks the thread, in release builds too, trapping with a message naming the loop's thread.
 ///
 /// State shared by the connections of one loop (a chat room's members, a server's open connections)
 /// lives in one of these instead of in a class marked `@unchecked Sendable`:

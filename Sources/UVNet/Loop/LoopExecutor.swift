@@ -10,8 +10,7 @@ extension Loop: SerialExecutor {
         guard jobs.post(.closure(work)) else { throw UVError.loopClosed.during("execute on") }
     }
 
-    /// Runs `body` now when called on the loop's thread, else posts it. False when a closed loop
-    /// refused it (it will not run).
+    /// Runs `body` now on the loop's thread, else posts it; false when a closed loop refused it (it will not run).
     @inline(__always)
     @_spi(StreamLayers) public func runOnLoopThread(_ body: @escaping @Sendable () -> Void) -> Bool {
         if isOnLoopThread {
@@ -36,7 +35,6 @@ extension Loop: SerialExecutor {
         }
     }
 
-    /// The loop as Swift concurrency's serial executor.
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
         UnownedSerialExecutor(ordinary: self)
     }
@@ -136,7 +134,6 @@ public final class LoopTaskExecutor: TaskExecutor {
         }
     }
 
-    /// The loop as a task executor.
     public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
         UnownedTaskExecutor(ordinary: self)
     }
@@ -161,7 +158,6 @@ public actor LoopActor {
         self.loop = loop
     }
 
-    /// The loop's executor: this actor's code runs on the loop's thread.
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         loop.asUnownedSerialExecutor()
     }

@@ -12,9 +12,8 @@ import Synchronization
 /// …
 /// group.shutdown()
 /// ```
-/// The blocking forms (`init`, `listen`, `shutdown`) are for threads outside the group; async code
-/// awaits the async forms instead, which block no thread. After `shutdown()` every loop of the group
-/// is closed: `listen` and `execute` on them throw `.loopClosed`.
+/// The blocking forms (`init`, `listen`, `shutdown`) are for other threads; async code awaits the async forms, which
+/// block none. After `shutdown()` every loop of the group is closed: `listen` and `execute` throw `.loopClosed`.
 public final class LoopGroup: Sendable {
     /// The loops, one per thread.
     public let loops: [Loop]
@@ -140,8 +139,7 @@ public final class LoopGroup: Sendable {
         for listener in listeners { await listener.close() }
     }
 
-    /// Runs `body` on `loop`'s thread; its result arrives through the handoff. Throws `.loopClosed`
-    /// when the loop no longer takes work (the group was shut down).
+    /// Runs `body` on `loop`'s thread (result via the handoff); throws `.loopClosed` once the group is shut down.
     private func onLoop<Value: Sendable>(
         _ loop: Loop, _ body: @escaping @Sendable () throws(UVError) -> Value
     ) throws(UVError) -> Handoff<Result<Value, UVError>> {
@@ -163,8 +161,7 @@ public final class LoopGroup: Sendable {
         for thread in beginShutdown(closing: false) { await thread.finish() }
     }
 
-    /// Closes every handle on every loop at once (pending writes are canceled), then waits for the
-    /// threads. Idempotent.
+    /// Closes every loop's handles at once (pending writes are canceled), then waits for the threads. Idempotent.
     @available(*, noasync, message: "blocks until the loops end; use the async form in async code")
     public func shutdown() {
         refuseOwnThread("LoopGroup.shutdown()")

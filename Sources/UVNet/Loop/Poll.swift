@@ -1,5 +1,4 @@
-// Watching a descriptor UVNet does not own (a socket another C library made, a pipe, a device) for
-// readiness, on the loop, with the lifecycle every handle has.
+// Watching a descriptor UVNet does not own (another C library's socket, a pipe, a device) for readiness, as a handle.
 import CUV
 
 /// Watches a descriptor for readable, writable or hang-up, and runs a callback on the loop's thread.
@@ -11,22 +10,18 @@ import CUV
 ///     if events.contains(.readable) { /* read(fd, …) until EAGAIN */ }
 /// }
 /// ```
-/// The descriptor stays the caller's: closing the poll does not close it (close the poll first, then
-/// the descriptor). libuv allows one poll per descriptor, and none on a descriptor another handle of
-/// the loop owns.
+/// The descriptor stays the caller's: closing the poll does not close it (close the poll first, then the descriptor).
+/// libuv allows one poll per descriptor, and none on a descriptor another handle of the loop owns.
 public final class Poll: Handle, @unchecked Sendable {  // Handle's members check the loop's thread
     /// What a descriptor is ready for.
     public struct Events: OptionSet, Sendable, Hashable {
-        /// The value as C spells it.
         public let rawValue: CInt
-        /// The value for `rawValue`, as C spells it.
         public init(rawValue: CInt) { self.rawValue = rawValue }
         /// Data to read (or a listening socket's connection to accept). Maps to `UV_READABLE`.
         public static let readable = Events(rawValue: CInt(UV_READABLE.rawValue))
         /// Room to write. Maps to `UV_WRITABLE`.
         public static let writable = Events(rawValue: CInt(UV_WRITABLE.rawValue))
-        /// The other end hung up (for sockets, a half-close seen; for pipes, the writer gone). Maps to
-        /// `UV_DISCONNECT`.
+        /// The other end hung up (a socket's half-close, a pipe's writer gone). Maps to `UV_DISCONNECT`.
         public static let disconnect = Events(rawValue: CInt(UV_DISCONNECT.rawValue))
         /// Urgent data. Maps to `UV_PRIORITIZED`.
         public static let prioritized = Events(rawValue: CInt(UV_PRIORITIZED.rawValue))
@@ -71,9 +66,8 @@ public final class Poll: Handle, @unchecked Sendable {  // Handle's members chec
         uv_poll_stop(rawHandle.cast(to: uv_poll_t.self))
     }
 
-    /// Waits until the descriptor is ready for any of `events`, and returns the events it is ready for
-    /// (watching stops again). Canceling the task ends the wait with `CancellationError`; closing the
-    /// poll ends it with `.canceled`.
+    /// Waits until the descriptor is ready for any of `events`, and returns the events it is ready for (watching stops
+    /// again). Canceling the task ends the wait with `CancellationError`; closing the poll ends it with `.canceled`.
     public func ready(for events: Events) async throws -> Events {
         try await loop.suspend(
             { [self] (wake: Wake<Events>) in

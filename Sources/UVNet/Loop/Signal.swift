@@ -12,9 +12,7 @@ import Glibc
 public final class Signal: Handle, @unchecked Sendable {  // Handle's members check the loop's thread
     /// A signal number with Swift names for the usual ones.
     public struct Number: RawRepresentable, Hashable, Sendable {
-        /// The value as C spells it.
         public let rawValue: CInt
-        /// The value for `rawValue`, as C spells it.
         public init(rawValue: CInt) { self.rawValue = rawValue }
         /// `SIGINT`, sent by Ctrl-C.
         public static var interrupt: Number { .init(rawValue: SIGINT) }

@@ -69,8 +69,7 @@ public final class Timer: Handle, @unchecked Sendable {  // Handle's members che
         }
     }
 
-    /// Time until the timer is due; zero when it is due or stopped. The corresponding C function is
-    /// `uv_timer_get_due_in`.
+    /// Time until due; zero when due or stopped. The corresponding C function is `uv_timer_get_due_in`.
     public var dueIn: Duration {
         checkThread()
         return lifecycle == .open ? .milliseconds(uv_timer_get_due_in(timer)) : .zero
@@ -92,8 +91,7 @@ public final class Timer: Handle, @unchecked Sendable {  // Handle's members che
         return overflow ? .max : sum
     }
 
-    /// Whole milliseconds, rounded up; negative durations are zero, and durations beyond `UInt64`
-    /// milliseconds saturate (libuv then never fires them).
+    /// Whole milliseconds, rounded up; negative is zero, past `UInt64` milliseconds saturates (libuv never fires it).
     static func milliseconds(_ duration: Duration) -> UInt64 {
         let (seconds, attoseconds) = duration.components
         guard seconds >= 0, attoseconds >= 0 || seconds > 0 else { return 0 }

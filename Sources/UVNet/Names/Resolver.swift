@@ -9,9 +9,8 @@ import Glibc
 ///     print(try result.get())   // [[::1]:80, 127.0.0.1:80], in the system's order
 /// }
 /// ```
-/// A numeric host (`127.0.0.1`, `::1`) with a numeric service (or none) needs no thread: it completes
-/// before `resolve` returns. A service name is looked up on the thread pool too: the services database
-/// is a file (or NSS) that may block.
+/// A numeric host (`127.0.0.1`, `::1`) with a numeric service (or none) needs no thread: it completes before `resolve`
+/// returns. A service name goes to the thread pool too: the services database is a file (or NSS) that may block.
 public enum Resolver {
     /// Which address families to ask for.
     public enum Family: Sendable {
@@ -61,9 +60,7 @@ public enum Resolver {
 
     /// getaddrinfo's `AI_*` flags.
     public struct Flags: OptionSet, Sendable {
-        /// The value as C spells it.
         public let rawValue: CInt
-        /// The value for `rawValue`, as C spells it.
         public init(rawValue: CInt) { self.rawValue = rawValue }
         /// Addresses to bind to (the wildcard when `host` is nil). `AI_PASSIVE`.
         public static let passive = Flags(rawValue: AI_PASSIVE)
@@ -89,9 +86,8 @@ public enum Resolver {
         public let service: String
     }
 
-    /// Resolves `host` (and `service`, a port number or a name like `"http"`) to addresses, in the order
-    /// the system gives, none dropped. Errors name the host: `.hostNotFound`, `.serviceNotFound`, ….
-    /// The corresponding C function is `uv_getaddrinfo`.
+    /// Resolves `host` (and `service`, `"443"` or `"http"`) to all its addresses, in the system's order. Errors name
+    /// the host: `.hostNotFound`, `.serviceNotFound`, …. The corresponding C function is `uv_getaddrinfo`.
     @discardableResult
     public static func resolve(
         host: String?, service: String? = nil, family: Family = .any, socketType: SocketType = .stream,
@@ -119,9 +115,8 @@ public enum Resolver {
         return request
     }
 
-    /// Finds the name of `address` (and of its port's service). With `nameRequired`, an address without
-    /// a name is `.hostNotFound`; without it, the numeric address is the answer.
-    /// The corresponding C function is `uv_getnameinfo`.
+    /// Finds the name of `address` and of its port's service. With `nameRequired`, a nameless address is
+    /// `.hostNotFound`; else the numeric address is the answer. The corresponding C function is `uv_getnameinfo`.
     @discardableResult
     public static func reverse(
         _ address: SocketAddress, nameRequired: Bool = false, on loop: Loop,
@@ -134,10 +129,9 @@ public enum Resolver {
         return request
     }
 
-    /// The port of a service: a number in 0...65535 or a name from the services database. A name is
-    /// looked up in a file (or through NSS), which may block: not for a loop's thread, where
-    /// `resolve(host:service:…)` finds the port on the thread pool instead.
-    /// The corresponding C function is `getservbyname_r`.
+    /// The port of a service: a number in 0...65535 or a name from the services database. A name is looked up in a
+    /// file (or through NSS), which may block: not for a loop's thread, where `resolve(host:service:…)` finds the port
+    /// on the thread pool instead. The corresponding C function is `getservbyname_r`.
     public static func port(ofService service: String, socketType: SocketType = .stream) throws(UVError) -> Int {
         if let number = Int(service) {
             guard (0...65535).contains(number) else {
@@ -156,8 +150,7 @@ public enum Resolver {
         return Int(UInt16(bigEndian: UInt16(truncatingIfNeeded: entry.s_port)))
     }
 
-    /// The answer for a numeric host and a numeric service (or none), found without the thread pool;
-    /// nil when either is a name.
+    /// The answer for a numeric host and service (or none), found without the thread pool; nil when either is a name.
     private static func numericAnswer(
         _ host: String, _ service: String?, _ family: Family, _ socketType: SocketType
     ) -> Result<[Entry], UVError>? {
@@ -225,9 +218,8 @@ public enum Resolver {
             return false
         }
 
-        /// Hands `request` (its `data` retaining this object) to libuv with `call`, `completion` kept in
-        /// `stored` for the callback. A call that fails has no callback (libuv's rule): it is undone at
-        /// once, and `completion` gets the error.
+        /// Hands `request` (its `data` retains this) to libuv with `call`, `completion` waiting in `stored`. A failing
+        /// call has no callback (libuv's rule): it is undone at once and `completion` gets the error.
         private func submit<CRequest, Answer>(
             _ request: UnsafeMutablePointer<CRequest>, _ operation: String, _ completion: @escaping Completion<Answer>,
             storedIn stored: ReferenceWritableKeyPath<Request, Completion<Answer>?>, _ call: () -> CInt
@@ -314,12 +306,11 @@ public enum Resolver {
 }
 
 extension Resolver {
-    /// Resolves `host` (and `service`) to addresses; see the callback form. With `timeout`, a lookup
-    /// that has no answer by then ends with `.timedOut` naming the host (a DNS server that does not
-    /// answer holds a thread-pool thread for as long as the system's resolver waits, which is
-    /// `timeout:5 attempts:2` per server by default). Canceling the task, or the timeout, ends the wait
-    /// at once and cancels the request if it is still queued; one already running on the thread pool
-    /// finishes there, and its answer is dropped.
+    /// Resolves `host` (and `service`) to addresses; see the callback form. With `timeout`, a lookup that has no
+    /// answer by then ends with `.timedOut` naming the host (a DNS server that does not answer holds a thread-pool
+    /// thread for as long as the system's resolver waits, which is `timeout:5 attempts:2` per server by default).
+    /// Canceling the task, or the timeout, ends the wait at once and cancels the request if it is still queued; one
+    /// already running on the thread pool finishes there, and its answer is dropped.
     public static func resolve(
         host: String?, service: String? = nil, family: Family = .any, socketType: SocketType = .stream,
         flags: Flags = [], on loop: Loop, timeout: Duration? = nil
@@ -349,8 +340,7 @@ extension Resolver {
         }
     }
 
-    /// Waits for the answer of the request `start` makes on the loop's thread; a timeout or a canceled
-    /// task cancels the request.
+    /// Awaits the answer to the request `start` makes on the loop's thread; a timeout or canceled task cancels it.
     private static func answer<Answer: Sendable>(
         on loop: Loop, timeout: Duration?, _ operation: String, target: String,
         _ start: @escaping @Sendable (@escaping Request.Completion<Answer>) -> Request

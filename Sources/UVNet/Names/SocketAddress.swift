@@ -22,7 +22,6 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
                 && lhs.storage.sin_addr.s_addr == rhs.storage.sin_addr.s_addr
         }
 
-        /// Hashes what `==` compares.
         public func hash(into hasher: inout Hasher) {
             hasher.combine(storage.sin_port)
             hasher.combine(storage.sin_addr.s_addr)
@@ -40,7 +39,6 @@ public enum SocketAddress: Hashable, Sendable, CustomStringConvertible {
                 && lhs.addressBytes == rhs.addressBytes
         }
 
-        /// Hashes what `==` compares.
         public func hash(into hasher: inout Hasher) {
             hasher.combine(storage.sin6_port)
             hasher.combine(storage.sin6_scope_id)

@@ -1,6 +1,5 @@
-// Child processes: spawn with arguments, environment, working directory and descriptors (inherited,
-// pipes, IPC pipes); the exit status or terminating signal delivered once; kill. Enough for a
-// pre-fork server or a test harness, not a general process library.
+// Child processes: spawn with arguments, environment, directory, descriptors (inherited, pipes, IPC); exit status or
+// signal delivered once; kill. Enough for a pre-fork server or a test harness, not a general process library.
 import CUV
 import Glibc
 
@@ -54,11 +53,10 @@ public final class ChildProcess: Handle, @unchecked Sendable {  // Handle's memb
     private var ended: Termination?
     private var waiters: [Wake<Termination>] = []
 
-    /// Starts `executable` (looked up in `PATH` when it has no slash) with `arguments` (not counting
-    /// the program name, which is `executable`), in `workingDirectory`, with `environment` (nil: this
-    /// process's), and `descriptors` as its 0, 1, 2, …. `onExit` runs once, on the loop's thread, when
-    /// it ends. Throws `.noSuchFile` for an executable that is not there, naming it.
-    /// The corresponding C function is `uv_spawn`.
+    /// Starts `executable` (looked up in `PATH` when it has no slash) with `arguments` (not counting the program name,
+    /// which is `executable`), in `workingDirectory`, with `environment` (nil: this process's), and `descriptors` as
+    /// its 0, 1, 2, …. `onExit` runs once, on the loop's thread, when it ends. Throws `.noSuchFile` for an executable
+    /// that is not there, naming it. The corresponding C function is `uv_spawn`.
     public init(
         on loop: Loop, executable: String, arguments: [String] = [], environment: [String: String]? = nil,
         workingDirectory: String? = nil, descriptors: [Descriptor] = [.inherit, .inherit, .inherit],
@@ -83,8 +81,7 @@ public final class ChildProcess: Handle, @unchecked Sendable {  // Handle's memb
                 Self.containers(descriptors, pipes))
         } catch {
             for pipe in pipes.values { pipe.close() }
-            // libuv has registered the handle even though the spawn failed: it must be closed, and its
-            // memory kept until then, like any open handle's.
+            // libuv registered the handle though the spawn failed: it must be closed, its memory kept until then.
             didOpen()
             close()
             throw error
@@ -166,7 +163,7 @@ public final class ChildProcess: Handle, @unchecked Sendable {  // Handle's memb
         return pipes[number]
     }
 
-    /// The pipe to the child's stdin, stdout or stderr, when it was made one.
+    /// The child's stdin, when descriptor 0 was `.pipe`.
     public var standardInput: UnixConnection? { pipe(0) }
     /// The child's stdout, when descriptor 1 was `.pipe`.
     public var standardOutput: UnixConnection? { pipe(1) }
@@ -179,8 +176,8 @@ public final class ChildProcess: Handle, @unchecked Sendable {  // Handle's memb
         return ended
     }
 
-    /// Sends `signal` to the child. Throws `.noSuchProcess` once it has ended.
-    /// The corresponding C function is `uv_process_kill`.
+    /// Sends `signal` to the child; throws `.noSuchProcess` once it has ended. The corresponding C function is
+    /// `uv_process_kill`.
     public func kill(_ signal: Signal.Number = .terminate) throws(UVError) {
         checkThread()
         guard lifecycle == .open, ended == nil else {

@@ -1,12 +1,10 @@
-// What a byte stream is to its users, whatever carries it: TCP, a Unix-domain socket, a child's pipe,
-// TLS over any of them, an in-memory pair. The async face (inbound, write, shutdown) is written once, on this.
+// What a byte stream is, whatever carries it; its async face (inbound, write, shutdown) is written once, on it.
 
 /// Bytes both ways between this process and a peer, on one loop: `TCPConnection`, `UnixConnection`,
 /// `TLSConnection` (UVNetTLS) over any byte stream, or one of your own (see the article "Streams and
 /// their layers"). Its members belong to the loop's thread, as a handle's do.
 ///
-/// The callback requirements are the core; `inbound()`, `write(_:timeout:)` and `shutdown()` are
-/// built on them once, for every kind of stream.
+/// The callback requirements are the core; `inbound()`, `write(_:timeout:)` and `shutdown()` are built on them once.
 public protocol ByteStream: AnyObject, LoopClosable {
     /// What reads, writes and shutdowns fail with: `UVError` for plain streams; `any Error` for TLS,
     /// which adds its own. The clean end is `UVError.eof`, so a stream of your own uses one of the two.
@@ -26,8 +24,7 @@ public protocol ByteStream: AnyObject, LoopClosable {
     /// graceful shutdown: nothing already received is lost, and nothing more is taken in.
     func endReading()
 
-    /// Sends `bytes` (which may be reused once this returns); `completion` runs once every byte has
-    /// gone to the kernel, or with the error.
+    /// Sends `bytes` (reusable on return); `completion` runs once all of them are with the kernel, or with the error.
     func write(_ bytes: UnsafeRawBufferPointer, completion: ((Result<Void, Failure>) -> Void)?)
 
     /// Ends this side's sending once what is queued has gone out; reading goes on until the peer ends.
@@ -52,9 +49,8 @@ public protocol ByteStream: AnyObject, LoopClosable {
     /// False while the queued writes are past the high watermark of `onWritabilityChange`.
     var isWritable: Bool { get }
 
-    /// Closes the stream; `completion` runs once it is closed. Idempotent. What is still queued for the
-    /// kernel is dropped (each such write completes with `.canceled`): to end only after every byte has
-    /// gone out, `shutdown` and close in its completion.
+    /// Closes the stream; `completion` runs once it is closed. Idempotent. What is still queued is dropped (each such
+    /// write completes with `.canceled`): to end after every byte, `shutdown` and close in its completion.
     func close(_ completion: (() -> Void)?)
 
     /// Closes at once, telling the peer this end gave up rather than finished: TCP sends an RST (the
@@ -72,10 +68,9 @@ public protocol ByteStream: AnyObject, LoopClosable {
     /// the loop's `close()`); at once if it has. How a layer over a stream (TLS) ends with it.
     func whenClosed(_ observer: @escaping () -> Void)
 
-    // What the layers above a stream (the async face, `inbound()`, TLS) call, with failures as
-    // `any Error`. Each has a default, so a stream of your own need not implement them; UVNet's
-    // streams do, so that the conversion is compiled for their own failure type (the generic defaults
-    // look the types up at run time on every call, some 600 instructions a chunk).
+    // What the layers above a stream (the async face, `inbound()`, TLS) call, with failures as `any Error`. Each has a
+    // default, so a stream of your own need not implement them; UVNet's streams do, so the conversion is compiled for
+    // their failure type (the generic defaults look the types up at run time, some 600 instructions a chunk).
 
     /// `startReading`, with failures as `any Error`.
     func startReadingAnyError(_ handler: @escaping (Result<UnsafeRawBufferPointer, any Error>) -> Void)
@@ -87,16 +82,14 @@ public protocol ByteStream: AnyObject, LoopClosable {
     /// kernel took every byte at once, else the write's end to await. A failure at once is thrown.
     func writeOrQueue(_ bytes: UnsafeRawBufferPointer) throws -> Awaited<Void>?
 
-    /// Writes `bytes`, which the caller keeps valid until `completion` runs, so a stream may send them
-    /// from where they are instead of copying what the kernel does not take at once. A stream that
-    /// does must run `completion` before its close completes (with `.canceled` if need be): the caller
-    /// frees the memory then.
+    /// Writes `bytes`, which the caller keeps valid until `completion` runs, so a stream may send them from where they
+    /// are instead of copying what the kernel does not take at once. A stream that does must run `completion` before
+    /// its close completes (with `.canceled` if need be): the caller frees the memory then.
     func write(lent bytes: UnsafeRawBufferPointer, completion: @escaping (Result<Void, any Error>) -> Void)
 }
 
-/// What `inbound()` keeps for a stream between iterators: the bytes read ahead of the consumer and
-/// whether the sequence has ended. A `ByteStream` makes one when first asked for it, keeps it for its
-/// life, and calls `streamClosed()` as it closes.
+/// What `inbound()` keeps for a stream between iterators: the bytes read ahead of the consumer and whether it has
+/// ended. A `ByteStream` makes one on first use, keeps it for its life, and calls `streamClosed()` as it closes.
 public final class InboundBuffer: @unchecked Sendable {  // touched on the stream's loop thread only (its queue's `attach` checks)
     private var queue: InboundQueue?
     private var isClosed = false
@@ -146,8 +139,7 @@ extension ByteStream {
         shutdown(nil)
     }
 
-    /// Tells `handler` when the write queue crosses the standard watermarks (see
-    /// `onWritabilityChange(watermarks:_:)`).
+    /// `onWritabilityChange(watermarks:_:)` with the standard watermarks.
     public func onWritabilityChange(_ handler: ((Bool) -> Void)?) {
         onWritabilityChange(watermarks: .standard, handler)
     }
@@ -186,26 +178,22 @@ extension ByteStream {
 }
 
 extension ByteStream {
-    /// Writes `bytes`; returns when all of them are handed to the kernel (at once, without suspending,
-    /// when the kernel takes them all). Throws the write error, `.timedOut` after `timeout`, or
-    /// `CancellationError`. A write that times out or is canceled takes nothing back: what was handed
-    /// over goes out in order, and the stream stays usable (close it, or `closeWithReset(_:)` it, to
-    /// give up on a peer that does not read). What the kernel does not take at once is
-    /// copied; to send memory of your own without that copy, see `write(borrowing:)`.
+    /// Writes `bytes`; returns when all of them are handed to the kernel (at once, without suspending, when the kernel
+    /// takes them all). Throws the write error, `.timedOut` after `timeout`, or `CancellationError`. A write that
+    /// times out or is canceled takes nothing back: what was handed over goes out in order, and the stream stays
+    /// usable (close or `closeWithReset(_:)` it to give up on a peer that does not read). What the kernel does not
+    /// take at once is copied; to send memory of your own without that copy, see `write(borrowing:)`.
     public func write(_ bytes: [UInt8], timeout: Duration? = nil) async throws {
         guard timeout == nil, loop.isOnLoopThread else { return try await suspendForWrite(of: bytes, timeout: timeout) }
-        // What the kernel does not take is queued now, before the task can be told it is canceled: a
-        // write that has begun goes out whole.
+        // The rest is queued now, before the task can learn it is canceled: a write that has begun goes out whole.
         if let rest = try bytes.withUnsafeBytes({ try writeOrQueue($0) }) { try await rest.value(on: loop) }
     }
 
-    /// Writes `bytes`, borrowed until the stream is done with them: a plain socket sends what the
-    /// kernel does not take at once from where it is, not from a copy (TLS encrypts it into buffers of
-    /// its own; a stream without a way to borrow copies it). The await ends only once the stream is
-    /// done with the memory: when the kernel has every byte, or with the write's error. Canceling the
-    /// task gives up on the peer (`closeWithReset`: the stream is closed) and the write then fails with
-    /// `.canceled`; there is no timeout, for the same reason. The memory must stay valid and unchanged
-    /// until this returns, as for any call it is passed to.
+    /// Writes `bytes`, which must stay valid and unchanged until this returns: a plain socket sends what the kernel
+    /// does not take at once from where it is, not from a copy (TLS encrypts it into buffers of its own; a stream
+    /// without a way to borrow copies it). It returns once the stream is done with the memory: when the kernel has
+    /// every byte, or with the write's error. Canceling the task gives up on the peer (`closeWithReset`: the stream is
+    /// closed) and the write then fails with `.canceled`; there is no timeout, for the same reason.
     public func write(borrowing bytes: UnsafeRawBufferPointer) async throws {
         // An address, not a pointer, crosses to the loop: the caller's await keeps the memory alive.
         let (address, count) = (UInt(bitPattern: bytes.baseAddress), bytes.count)
@@ -214,9 +202,8 @@ extension ByteStream {
                 write(lent: UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: address), count: count)) { wake.resume($0) }
             }
         } onCancel: {
-            // The wait itself must not end before the stream lets go of the bytes: end the stream,
-            // which fails the write at once, and the wait with it. (Refused only by a closed loop,
-            // which has closed every stream.)
+            // The wait itself must not end before the stream lets go of the bytes: end the stream, which fails the
+            // write at once, and the wait with it. (Refused only by a closed loop, which has closed every stream.)
             _ = loop.runOnLoopThread { [self] in closeWithReset() }
         }
     }
@@ -237,8 +224,7 @@ extension ByteStream {
         try await write(Array(text.utf8), timeout: timeout)
     }
 
-    /// Ends this side's sending once every queued write has gone out (see `shutdown(_:)`). Canceling the
-    /// wait leaves the shutdown under way.
+    /// Ends this side's sending (see `shutdown(_:)`); canceling the wait leaves the shutdown under way.
     public func shutdown() async throws {
         try await loop.suspend({ [self] (wake: Wake<Void>) in shutdown { wake.resume($0.mapError { $0 }) } }, abandon: {})
     }

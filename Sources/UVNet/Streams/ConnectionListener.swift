@@ -34,14 +34,13 @@ extension ConnectionListener {
     ///     for try await bytes in connection.inbound() { try await connection.write(bytes) }
     /// }
     /// ```
-    /// An error a handler throws ends its own connection only; `onError` hears of it (with the
-    /// connection, still open), and the server goes on. Closing the listener (a signal handler's
-    /// graceful shutdown, say) stops accepting: `serve` returns once every connection's task has
-    /// finished. Canceling the task that serves cancels every connection's task; each connection is
-    /// closed, the listener too, and `serve` throws `CancellationError`. The listener is closed on
-    /// every way out. Every connection's task prefers the loop's executor, so its handler runs on the
-    /// loop's thread, where the connection's synchronous methods may be called. On a listener created
-    /// with an accept handler, `serve` throws `.invalidArgument`: the connections are the handler's.
+    /// An error a handler throws ends its own connection only; `onError` hears of it (with the connection, still
+    /// open), and the server goes on. Closing the listener (a signal handler's graceful shutdown, say) stops
+    /// accepting: `serve` returns once every connection's task has finished. Canceling the task that serves cancels
+    /// every connection's task; each connection is closed, the listener too, and `serve` throws `CancellationError`.
+    /// The listener is closed on every way out. Every connection's task prefers the loop's executor, so its handler
+    /// runs on the loop's thread, where the connection's synchronous methods may be called. On a listener created with
+    /// an accept handler, `serve` throws `.invalidArgument`: the connections are the handler's.
     public func serve(
         onError: (@Sendable (any Error, Connection) -> Void)? = nil,
         _ handler: @escaping @Sendable (Connection) async throws -> Void
@@ -67,11 +66,10 @@ extension ConnectionListener {
         await close()
     }
 
-    /// The connections this listener accepts, as an AsyncSequence; it ends when the listener closes.
-    /// A connection is accepted only when asked for, so a consumer that lags leaves the rest waiting in
-    /// the kernel's backlog. Failed accepts are skipped and counted (`acceptFailures`, `lastAcceptError`).
-    /// One iterator consumes at a time (a second one's `next()` throws `.busy`). Use it only on a
-    /// listener created without a connection handler. Prefer `serve(_:)`, which closes what it accepts.
+    /// The listener's connections, ending when it closes. A connection is accepted only when asked for, so the rest
+    /// wait in the kernel's backlog while a consumer lags. Failed accepts are skipped and counted (`acceptFailures`,
+    /// `lastAcceptError`). One iterator at a time (a second one's `next()` throws `.busy`). Only for a listener
+    /// without a connection handler. Prefer `serve(_:)`, which closes what it accepts.
     public var connections: AcceptedConnections<Connection> {
         AcceptedConnections(listener: self)
     }
@@ -79,7 +77,6 @@ extension ConnectionListener {
 
 /// The connections of a listener; see `ConnectionListener.connections`.
 public struct AcceptedConnections<Connection: StreamConnection>: AsyncSequence, Sendable {
-    /// What the sequence yields.
     public typealias Element = Connection
     let loop: Loop
     let address: String
@@ -96,7 +93,6 @@ public struct AcceptedConnections<Connection: StreamConnection>: AsyncSequence, 
         }
     }
 
-    /// An iterator; one consumes at a time (a second one's `next()` throws `.busy`).
     public func makeAsyncIterator() -> AsyncIterator {
         let address = address
         return AsyncIterator(consumer: SequenceConsumer(loop: loop, target: { address }, locate: locate))
@@ -106,7 +102,6 @@ public struct AcceptedConnections<Connection: StreamConnection>: AsyncSequence, 
     public struct AsyncIterator: AsyncIteratorProtocol {
         let consumer: SequenceConsumer<Connection, ConnectionQueue<Connection>>
 
-        /// The next element, or nil once the sequence has ended; throws what ended it otherwise.
         public mutating func next() async throws -> Connection? {
             try await consumer.next()
         }

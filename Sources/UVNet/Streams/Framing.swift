@@ -40,12 +40,9 @@ public struct DelimiterFramer: Framer {
         self.maximumFrameLength = maximumFrameLength
     }
 
-    /// Bytes of a frame whose delimiter has not arrived yet.
     public var pendingByteCount: Int { partial.count }
 
-    /// Feeds the next bytes of the stream and calls `onFrame` with every frame they complete, in order.
-    /// A frame's bytes are valid only inside the call. Throws `.messageTooLong` when a frame grows past
-    /// `maximumFrameLength`; the framer is then unusable (the stream has lost its boundaries).
+    /// Throws `.messageTooLong` once a frame grows past `maximumFrameLength`.
     public mutating func feed(
         _ bytes: UnsafeRawBufferPointer, _ onFrame: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
@@ -77,8 +74,7 @@ public struct DelimiterFramer: Framer {
 /// try frames.feed(bytes) { frame in handle(frame) }
 /// connection.write(LengthPrefixFramer.frame(message, prefix: .uint32))
 /// ```
-/// A length over `maximumFrameLength` is an error as soon as the prefix is read: nothing of the size an
-/// attacker announces is ever allocated.
+/// A length over `maximumFrameLength` fails once its prefix is read: what an attacker announces is never allocated.
 public struct LengthPrefixFramer: Framer {
     /// The width of the length prefix.
     public enum Prefix: Int, Sendable {
@@ -100,13 +96,11 @@ public struct LengthPrefixFramer: Framer {
     /// Bytes of a frame (or prefix) not yet complete.
     public var pendingByteCount: Int { partial.count }
 
-    /// Feeds the next bytes of the stream; see `Framer.feed(_:_:)`.
     public mutating func feed(
         _ bytes: UnsafeRawBufferPointer, _ onFrame: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
         var rest = bytes[...]
-        // First finish a frame begun in an earlier piece, copying only what it still needs: the rest
-        // of its prefix, then the rest of its body.
+        // First finish a frame begun in an earlier piece, copying only the rest of its prefix, then of its body.
         if !partial.isEmpty {
             if partial.count < prefix.rawValue {
                 let take = min(prefix.rawValue - partial.count, rest.count)
@@ -141,8 +135,7 @@ public struct LengthPrefixFramer: Framer {
         return prefix.rawValue + length
     }
 
-    /// `message` with its length prefix in front, ready to write. Throws `.messageTooLong` when the
-    /// length does not fit the prefix.
+    /// `message` after its length prefix, ready to write. Throws `.messageTooLong` when the length does not fit.
     public static func frame(_ message: [UInt8], prefix: Prefix = .uint32) throws(UVError) -> [UInt8] {
         let limit = prefix == .uint16 ? Int(UInt16.max) : Int(UInt32.max)
         try checkFrameLength(message.count, maximum: limit)

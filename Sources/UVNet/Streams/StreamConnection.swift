@@ -1,25 +1,20 @@
-// What every libuv byte stream shares (TCP and Unix-domain connections, a child process's pipes):
-// reading with borrowed bytes, try-write-first writing, write queue, half-close. Written once, here,
-// as libuv writes it once in stream.c; each kind of connection adds only what differs.
+// What every libuv byte stream (TCP, Unix-domain, a child's pipes) shares: borrowed-byte reads, try-write-first
+// writes, the write queue, the half-close. Written once, as libuv's stream.c is; each kind adds only what differs.
 import CUV
 
 /// A byte stream: the base of `TCPConnection` and `UnixConnection`.
 ///
-/// Reads lend their bytes from the loop's read buffer, valid only inside the read callback; writes
-/// go to the kernel at once when it takes them (`uv_try_write`) and are copied into a queued write
-/// only for what it leaves. The async face (`inbound()`, `write(_:timeout:)`, `shutdown()`) is
-/// built on these.
+/// Reads lend their bytes from the loop's read buffer, valid only inside the read callback; writes go to the kernel at
+/// once when it takes them (`uv_try_write`) and are copied into a queued write only for what it leaves. The async face
+/// (`inbound()`, `write(_:timeout:)`, `shutdown()`) is built on these.
 public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Handle's members check the loop's thread
     /// What a read callback receives: bytes valid only inside the callback, or `.eof`, or an error.
     public typealias ReadResult = Result<UnsafeRawBufferPointer, UVError>
     /// What a write, shutdown or connect completion receives.
     public typealias Completion = (Result<Void, UVError>) -> Void
 
-    /// Whom reads go to (see `StreamCore`).
     @exclusivity(unchecked)  // called on every read, only on the loop's thread
     @_spi(StreamLayers) public final var reader: ((ReadResult) -> Void)?
-    /// Each direction's state, the writability handler and `inbound()`'s buffer: the stream's life,
-    /// kept as every kind of stream keeps it.
     // Unchecked: used on the loop's thread only, and its methods never call out (they return whom to
     // tell), so no access can overlap another; the dynamic check would cost some 90 instructions a message.
     @exclusivity(unchecked)
@@ -29,8 +24,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         rawHandle.cast(to: uv_stream_t.self)
     }
 
-    /// The peer as error messages name it (an address, a path), once known: remembered, since a socket
-    /// that was reset can no longer say.
+    /// Remembered, since a socket that was reset can no longer say who its peer was.
     public internal(set) final var peerName: String?
     /// The completion of the connect under way.
     private var onConnect: Completion?
@@ -78,7 +72,6 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         uv_read_stop(stream)
     }
 
-    /// `startReading` for `inbound()`, the conversion of its failures compiled here once.
     public func startReadingAnyError(_ handler: @escaping (Result<UnsafeRawBufferPointer, any Error>) -> Void) {
         startReading { result in
             switch result {
@@ -111,12 +104,9 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
 
     // MARK: Writing
 
-    /// Sends `bytes`. The kernel usually takes them at once and nothing is allocated; otherwise the
-    /// rest is copied into a queued write, so `bytes` may be reused as soon as this returns.
-    ///
-    /// `completion` runs once when every byte is handed to the kernel, or with the error. When the
-    /// kernel takes everything at once (or the write fails at once) it runs before `write` returns.
-    /// The corresponding C functions are `uv_try_write` and `uv_write`.
+    /// The kernel usually takes the bytes at once and nothing is allocated; otherwise the rest is copied
+    /// into a queued write. When the kernel takes everything at once (or the write fails at once),
+    /// `completion` runs before `write` returns. The corresponding C functions are `uv_try_write` and `uv_write`.
     public func write(_ bytes: UnsafeRawBufferPointer, completion: Completion? = nil) {
         checkThread()
         send(bytes, lent: false, completion: completion)
@@ -133,12 +123,10 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         }
     }
 
-    /// `write(_:completion:)`, its failures converted here, for the layers above.
     public func writeAnyError(_ bytes: UnsafeRawBufferPointer, completion: ((Result<Void, any Error>) -> Void)?) {
         write(bytes, completion: completion.map { done in { done($0.mapError { $0 }) } })
     }
 
-    /// `write(_:completion:)` for a caller that awaits its end: nil when the kernel took it all.
     public func writeOrQueue(_ bytes: UnsafeRawBufferPointer) throws -> Awaited<Void>? {
         checkThread()
         switch writeNow(bytes) {
@@ -151,8 +139,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         }
     }
 
-    /// `write(_:completion:)` for bytes that stay valid until `completion`: what the kernel does not
-    /// take at once is queued where it is, not copied.
+    /// What the kernel does not take at once is queued where it is, not copied.
     public func write(lent bytes: UnsafeRawBufferPointer, completion: @escaping (Result<Void, any Error>) -> Void) {
         checkThread()
         send(bytes, lent: true) { completion($0.mapError { $0 }) }
@@ -212,8 +199,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         }
     }
 
-    /// Bytes queued in libuv, waiting for the kernel to take them. The corresponding C function is
-    /// `uv_stream_get_write_queue_size` (read here as the field it returns, on the hot path of echo).
+    /// The corresponding C function is `uv_stream_get_write_queue_size` (read as its field: echo's hot path).
     public var writeQueueSize: Int {
         checkThread()
         return lifecycle == .closed ? 0 : queuedBytes
@@ -221,8 +207,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
 
     // MARK: Ending
 
-    /// Half-closes: sends FIN after every queued write has gone out (see `shutdown(_:)`). The
-    /// corresponding C function is `uv_shutdown`.
+    /// Sends FIN after every queued write has gone out. The corresponding C function is `uv_shutdown`.
     @_spi(StreamLayers) public func transportShutdown() {
         let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
         do {
@@ -245,8 +230,7 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
     /// Bytes in libuv's write queue, read as the field `uv_stream_get_write_queue_size` returns.
     @_spi(StreamLayers) public var queuedBytes: Int { stream.pointee.write_queue_size }
 
-    /// Closes at once, telling the peer this end gave up (see `ByteStream.closeWithReset(_:)`); a plain
-    /// close for a stream that has no other way to say so.
+    /// A plain close, for a stream that has no other way to tell the peer it gave up.
     public func closeWithReset(_ completion: (() -> Void)? = nil) {
         close(completion)
     }

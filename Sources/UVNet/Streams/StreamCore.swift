@@ -1,6 +1,5 @@
-// The stream core: what every kind of byte stream does the same way (who reads and how reading ends,
-// the half-close, writability, inbound()'s buffer), written once over the few hooks by which each kind
-// moves its bytes: a libuv stream (TCP, Unix), TLS over another stream, the in-memory pair.
+// What every kind of byte stream does alike (who reads and how reading ends, the half-close, writability, inbound()'s
+// buffer), written once over the hooks by which each kind (libuv's, TLS, the in-memory pair) moves its bytes.
 
 /// A byte stream built on the shared core. It keeps a `StreamLife` and its reader, and says how its
 /// transport starts and stops delivering, half-closes and counts what waits to be sent; the core is
@@ -102,8 +101,7 @@ extension StreamCore {
         for waiting in life.shutdownEnded(result) { waiting(result) }
     }
 
-    /// The stream begins closing: reading and writability are over for good, and the reader and the
-    /// handler are let go untold (the owner closed it). A shutdown under way is the stream's to end.
+    /// The stream begins closing: its life closes (see `StreamLife.close()`) and the reader is let go, untold.
     public func streamClosing() {
         life.close()
         reader = nil

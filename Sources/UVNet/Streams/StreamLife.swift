@@ -1,6 +1,5 @@
-// A byte stream's life as one explicit state machine, kept by every kind of stream (a libuv stream,
-// TLS, the in-memory pair): who reads and how each direction ended, the writability handler, and what
-// inbound() reads into. Written once here; each stream adds only how its bytes move.
+// A byte stream's life as one explicit state machine, kept by every kind of stream: who reads and how each direction
+// ended, the writability handler, and what inbound() reads into; each stream adds only how its bytes move.
 
 /// Where a byte stream is in its life, changed only through these methods:
 ///
@@ -15,9 +14,7 @@
     /// What a shutdown's caller hears.
     public typealias Completion = (Result<Void, Failure>) -> Void
 
-    /// The reading direction. (The reader itself the stream keeps, in a field of its own concrete
-    /// type: a closure stored here, in a generic type, would be called through a conversion thunk on
-    /// every read, some 30 instructions.)
+    /// The reading direction. (The stream keeps the reader itself: see `StreamCore.reader` for why.)
     public enum Reading {
         case idle, active
         /// Stopped by `stopReading`: the reader is kept, for a later start or for the end.
@@ -76,8 +73,7 @@
         return nil
     }
 
-    /// The reading just started could not start (the stream refused it): back to idle, no end
-    /// recorded, so a later start may try again.
+    /// The stream refused the start just made: back to idle, no end recorded, so a later start may try again.
     public mutating func startFailed() {
         if reading == .active { reading = .idle }
     }
@@ -154,10 +150,9 @@
 
     // MARK: Closing
 
-    /// The stream begins closing: reading is over for good, `inbound()` ends after what it holds (its
-    /// waiting consumer is resumed, in a later job), and the reader (the stream drops it) and the
-    /// writability handler are let go: the owner closed it, so they are not told. A shutdown under way
-    /// is the stream's to end (`shutdownEnded`), canceled.
+    /// The stream begins closing: reading is over for good, `inbound()` ends after what it holds (its waiting consumer
+    /// is resumed, in a later job), and the reader (the stream drops it) and the writability handler are let go: the
+    /// owner closed it, so they are not told. A shutdown under way is the stream's to end (`shutdownEnded`), canceled.
     public mutating func close() {
         guard !isClosed else { return }
         isClosed = true

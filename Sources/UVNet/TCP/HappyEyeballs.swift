@@ -1,6 +1,5 @@
-// RFC 8305 (Happy Eyeballs v2) as decisions alone: what to do when a lookup answers, an attempt ends or
-// the timer fires. No socket, resolver or clock lives here, so a test can play any order of events and
-// read what was decided; `ConnectAttempt` carries the decisions out on a loop.
+// RFC 8305 (Happy Eyeballs v2) as decisions alone: what to do when a lookup answers, an attempt ends or the timer
+// fires. No socket, resolver or clock here, so a test can play any order of events; `ConnectAttempt` carries them out.
 
 /// The Happy Eyeballs state machine: feed it `Event`s, carry out the `Action`s it answers, in order.
 struct HappyEyeballs {
@@ -108,8 +107,7 @@ struct HappyEyeballs {
         startNextIfDue(&actions)
     }
 
-    /// A late answer's addresses join those still to try, the families alternating on from the last
-    /// attempt's (RFC 8305 §4).
+    /// A late answer's addresses join the untried, families alternating from the last attempt's (RFC 8305 §4).
     private func joining(_ addresses: [SocketAddress]) -> [SocketAddress] {
         let all = untried + addresses
         let v6 = all.filter(\.isIPv6)
@@ -158,8 +156,7 @@ struct HappyEyeballs {
         let operation = "connect to"
         switch failures.count {
         case 0:
-            // No address at all: the lookups' own error, the one that says most (a name not found
-            // rather than one family missing).
+            // No address at all: the lookups' error that says most (a name not found, not one family missing).
             let errors = [Resolver.Family.ipv4, .ipv6, .any].compactMap { family -> UVError? in
                 if case .failure(let error)? = answers[family] { return error }
                 return nil

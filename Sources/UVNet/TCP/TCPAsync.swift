@@ -13,9 +13,8 @@ extension TCPConnection {
         }
     }
 
-    /// Resolves `host` and connects with Happy Eyeballs: the families raced, a new attempt every
-    /// `attemptDelay`, the first to connect wins (see the callback form). `timeout` bounds it all; a
-    /// timeout or cancellation stops the lookups and every attempt in flight at once.
+    /// Connects to `host` with Happy Eyeballs (see the callback form). `timeout` bounds it all; a timeout or
+    /// cancellation stops the lookups and every attempt in flight at once.
     public static func connect(
         host: String, port: Int, on loop: Loop, timeout: Duration? = nil,
         attemptDelay: Duration = ConnectAttempt.defaultAttemptDelay
@@ -29,8 +28,7 @@ extension TCPConnection {
             abandon: { attempt.value?.cancel() })
     }
 
-    /// Connects, runs `body` with the connection, and closes it whichever way `body` ends: no handle
-    /// can leak.
+    /// Connects, runs `body` with the connection, and closes it whichever way `body` ends: no handle can leak.
     ///
     /// ```swift
     /// let reply = try await TCPConnection.withConnection(to: address, on: loop) { connection in

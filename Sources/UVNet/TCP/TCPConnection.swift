@@ -1,5 +1,4 @@
-// A TCP connection: what a stream is (StreamConnection), plus connecting to addresses and host names,
-// TCP's options and names, and a close with reset.
+// A TCP connection: a StreamConnection, plus connecting to addresses and host names, TCP's options and names, an RST.
 import CUV
 
 /// A TCP byte stream, made by `connect(to:_:)` or accepted by a `TCPListener`.
@@ -37,9 +36,8 @@ public final class TCPConnection: StreamConnection, @unchecked Sendable {  // Ha
     // MARK: Connecting
 
     /// Connects to `address`. `completion` runs once: `.success`, or an error naming the address
-    /// (`.connectionRefused`, or `.canceled` when the connection is closed first).
-    /// Throws, without calling `completion`, when the connect cannot even start.
-    /// The corresponding C function is `uv_tcp_connect`.
+    /// (`.connectionRefused`, or `.canceled` when the connection is closed first). Throws, without calling
+    /// `completion`, when the connect cannot even start. The corresponding C function is `uv_tcp_connect`.
     public func connect(to address: SocketAddress, _ completion: @escaping Completion) throws(UVError) {
         checkThread()
         try connect(to: address.description, completion) { () throws(UVError) in
@@ -63,15 +61,13 @@ public final class TCPConnection: StreamConnection, @unchecked Sendable {  // Ha
         }
     }
 
-    /// Resolves `host` and connects to it as RFC 8305 (Happy Eyeballs v2) has it: the IPv6 and IPv4
-    /// lookups raced (IPv4's answer waits `ConnectAttempt.resolutionDelay` for IPv6's), the addresses
-    /// interleaved by family, a new attempt every `attemptDelay` while earlier ones are still pending
-    /// (at once when one fails; addresses a late answer brings join the race too), the first to connect
-    /// wins and every other is closed at once. So a first address that drops SYNs costs `attemptDelay`,
-    /// not the kernel's minutes-long timeout. `attemptDelay` is kept within
-    /// `ConnectAttempt.attemptDelays` (100 ms to 2 s, as RFC 8305 recommends).
-    /// `completion` runs once with the connection; or the error (of the one address, or naming each
-    /// address and why, or of resolving); or `.canceled` after `cancel()` on the attempt returned.
+    /// Connects to `host` as RFC 8305 (Happy Eyeballs v2) has it: the IPv6 and IPv4 lookups raced (IPv4's answer waits
+    /// `ConnectAttempt.resolutionDelay` for IPv6's), the addresses interleaved by family, a new attempt every
+    /// `attemptDelay` while earlier ones are pending (at once when one fails; a late answer's addresses join too), the
+    /// first to connect wins, the rest closed at once. So a first address that drops SYNs costs `attemptDelay`, not
+    /// the kernel's minutes-long timeout. `attemptDelay` is kept within `ConnectAttempt.attemptDelays`, 100 ms to 2 s.
+    /// `completion` runs once: with the connection, the error (of the one address, naming each address and why, or of
+    /// resolving), or `.canceled` after `cancel()` on the returned attempt.
     @discardableResult
     public static func connect(
         host: String, port: Int, on loop: Loop, attemptDelay: Duration = ConnectAttempt.defaultAttemptDelay,
@@ -105,9 +101,8 @@ public final class TCPConnection: StreamConnection, @unchecked Sendable {  // Ha
         peerName = (try? remoteAddress)?.description
     }
 
-    /// Closes at once with an RST instead of a FIN: queued writes are dropped (their completions get
-    /// `.canceled`) and the peer sees `.connectionReset`. Falls back to a plain close while a shutdown
-    /// is pending. The corresponding C function is `uv_tcp_close_reset`.
+    /// Sends an RST instead of a FIN; a plain close while a shutdown is pending. The corresponding C
+    /// function is `uv_tcp_close_reset`.
     override public func closeWithReset(_ completion: (() -> Void)? = nil) {
         checkThread()
         beginClosing(completion) { handle, closed in
@@ -117,9 +112,8 @@ public final class TCPConnection: StreamConnection, @unchecked Sendable {  // Ha
 
     // MARK: Options and names
 
-    /// Turns Nagle's algorithm off (true, as every connection starts) or on (false: small writes wait
-    /// to be coalesced while earlier bytes are unacknowledged). The corresponding C function is
-    /// `uv_tcp_nodelay`.
+    /// Turns Nagle's algorithm off (true, as every connection starts) or on (false: small writes wait to be coalesced
+    /// while earlier bytes are unacknowledged). The corresponding C function is `uv_tcp_nodelay`.
     public func setNoDelay(_ enabled: Bool) throws(UVError) {
         try perform("set TCP_NODELAY", target: peerName) { uv_tcp_nodelay(tcp, enabled ? 1 : 0) }
     }

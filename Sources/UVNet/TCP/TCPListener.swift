@@ -1,5 +1,4 @@
-// A listening TCP socket: what a stream listener is (StreamListener), plus binding an address with
-// TCP's options.
+// A listening TCP socket: what a stream listener is (StreamListener), plus binding an address with TCP's options.
 import CUV
 import Glibc
 
@@ -15,19 +14,14 @@ import Glibc
 /// In async code, `serve { connection in … }` runs each connection in a task of its own and closes it
 /// when the task ends; `connections` hands them out one by one.
 public final class TCPListener: StreamListener, ConnectionListener, @unchecked Sendable {  // Handle's members check the loop's thread
-    /// The kind of connection it accepts.
     public typealias Connection = TCPConnection
-    /// The queue behind `connections`, once made.
     @_spi(StreamLayers) public var acceptedConnections = ConnectionQueueSlot<TCPConnection>()
 
     /// How the socket is bound.
     public struct Options: OptionSet, Sendable {
-        /// The value as C spells it.
         public let rawValue: UInt32
-        /// The value for `rawValue`, as C spells it.
         public init(rawValue: UInt32) { self.rawValue = rawValue }
-        /// `SO_REUSEPORT`: several listeners (on several loops or processes) share one port and the
-        /// kernel spreads connections among them.
+        /// `SO_REUSEPORT`: the kernel spreads one port's connections over listeners on several loops or processes.
         public static let reusePort = Options(rawValue: 1 << 0)
         /// For an IPv6 address: do not also accept IPv4 connections. Maps to `UV_TCP_IPV6ONLY`.
         public static let ipv6Only = Options(rawValue: 1 << 1)
@@ -36,11 +30,10 @@ public final class TCPListener: StreamListener, ConnectionListener, @unchecked S
     /// What the handler receives: a new connection (already open, not yet reading) or an accept error.
     public typealias AcceptResult = Result<TCPConnection, UVError>
 
-    /// Binds to `address` (port 0 picks a free port: read it back from `localAddress`) and listens.
-    /// With `onConnection`, every connection (or accept error) goes to it; without, connections wait
-    /// in the kernel until taken from `connections` (or `serve`).
-    /// Throws `.addressInUse` naming the address when the port is taken.
-    /// The corresponding C functions are `uv_tcp_init_ex`, `uv_tcp_bind` and `uv_listen`.
+    /// Binds to `address` (port 0 picks a free port: read it back from `localAddress`) and listens. With
+    /// `onConnection`, every connection (or accept error) goes to it; without, connections wait in the kernel until
+    /// taken from `connections` (or `serve`). Throws `.addressInUse` naming the address when the port is taken. The
+    /// corresponding C functions are `uv_tcp_init_ex`, `uv_tcp_bind` and `uv_listen`.
     public init(
         on loop: Loop,
         address: SocketAddress,
@@ -50,8 +43,7 @@ public final class TCPListener: StreamListener, ConnectionListener, @unchecked S
     ) throws(UVError) {
         try super.init(loop: loop, cType: uv_tcp_t.self, addressText: address.description)
         let family = address.isIPv6 ? AF_INET6 : AF_INET
-        // init_ex creates the socket now, so SO_REUSEPORT can be set on it before bind (libuv 1.44
-        // has no flag for it).
+        // init_ex creates the socket now, so SO_REUSEPORT can be set before bind (libuv 1.44 has no flag for it).
         try uvCheck(uv_tcp_init_ex(loop.raw, tcp, UInt32(family)), "create listener", target: addressText)
         didOpen()
         if let onConnection { acceptEach(AcceptHandler(listener: self, make: { [unowned self] () throws(UVError) in try makeConnection() }, onConnection), takingNow: false) }
@@ -79,10 +71,9 @@ public final class TCPListener: StreamListener, ConnectionListener, @unchecked S
         try posixCheck(setsockopt(socket, level, name, &on, socklen_t(MemoryLayout<CInt>.size)), operation, target: addressText)
     }
 
-    /// Takes over `descriptor`, a listening TCP socket this process already has (one from
-    /// `duplicateDescriptor()` of a listener on another loop, or one a parent process passed down):
-    /// a second listener on the same socket, to accept on this loop too. It owns the descriptor from
-    /// now on. The corresponding C function is `uv_tcp_open`.
+    /// Takes over `descriptor`, a listening TCP socket this process already has (one from `duplicateDescriptor()` of a
+    /// listener on another loop, or one a parent process passed down): a second listener on the same socket, to accept
+    /// on this loop too. It owns the descriptor from now on. The corresponding C function is `uv_tcp_open`.
     public init(adopting descriptor: CInt, on loop: Loop, backlog: Int = 511) throws(UVError) {
         let operation = "take over a listening socket"
         try super.init(loop: loop, cType: uv_tcp_t.self, addressText: "descriptor \(descriptor)")
@@ -106,7 +97,6 @@ public final class TCPListener: StreamListener, ConnectionListener, @unchecked S
         }
     }
 
-    /// A new, unconnected connection, for an accept to fill.
     @_spi(StreamLayers) public func makeConnection() throws(UVError) -> TCPConnection {
         try TCPConnection(on: loop)
     }
@@ -115,8 +105,7 @@ public final class TCPListener: StreamListener, ConnectionListener, @unchecked S
         rawHandle.cast(to: uv_tcp_t.self)
     }
 
-    /// The bound address, with the real port when bound to port 0.
-    /// The corresponding C function is `uv_tcp_getsockname`.
+    /// The bound address, with its real port. The corresponding C function is `uv_tcp_getsockname`.
     public var localAddress: SocketAddress {
         get throws(UVError) {
             checkThread()

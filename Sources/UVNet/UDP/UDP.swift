@@ -17,12 +17,9 @@ import Glibc
 public final class UDPSocket: Handle, @unchecked Sendable {  // Handle's members check the loop's thread
     /// How the socket is bound.
     public struct BindOptions: OptionSet, Sendable {
-        /// The value as C spells it.
         public let rawValue: UInt32
-        /// The value for `rawValue`, as C spells it.
         public init(rawValue: UInt32) { self.rawValue = rawValue }
-        /// `SO_REUSEADDR`: several sockets may bind the same address (multicast receivers).
-        /// Maps to `UV_UDP_REUSEADDR`.
+        /// `SO_REUSEADDR`: sockets (multicast receivers) may share an address. Maps to `UV_UDP_REUSEADDR`.
         public static let reuseAddress = BindOptions(rawValue: UV_UDP_REUSEADDR.rawValue)
         /// For an IPv6 address: do not also receive IPv4 datagrams. Maps to `UV_UDP_IPV6ONLY`.
         public static let ipv6Only = BindOptions(rawValue: UV_UDP_IPV6ONLY.rawValue)
@@ -68,8 +65,7 @@ public final class UDPSocket: Handle, @unchecked Sendable {  // Handle's members
     /// drop the rest of the batch (read from the kernel already), so the stop waits for its end.
     private var stopsAtBatchEnd = false
 
-    /// Creates an unbound UDP socket that receives with `recvmmsg`.
-    /// The corresponding C function is `uv_udp_init_ex` (with `UV_UDP_RECVMMSG`).
+    /// Creates an unbound socket. The corresponding C function is `uv_udp_init_ex` with `UV_UDP_RECVMMSG`.
     public init(on loop: Loop) throws(UVError) {
         try super.init(loop: loop, cType: uv_udp_t.self, operation: "create UDP socket")
         try uvCheck(
@@ -138,10 +134,9 @@ public final class UDPSocket: Handle, @unchecked Sendable {  // Handle's members
         }
     }
 
-    /// Stops delivering datagrams; the kernel queues (and then drops) what arrives meanwhile. Called
-    /// inside the receive callback, the datagrams libuv already read in the same batch are still
-    /// delivered (at most 19 more): stopping at once would lose them.
-    /// The corresponding C function is `uv_udp_recv_stop`.
+    /// Stops delivering datagrams; the kernel queues (and then drops) what arrives meanwhile. Called inside the
+    /// receive callback, the datagrams libuv already read in the same batch are still delivered (at most 19 more):
+    /// stopping at once would lose them. The corresponding C function is `uv_udp_recv_stop`.
     public func stopReceiving() {
         checkThread()
         guard lifecycle == .open else { return }
@@ -312,8 +307,7 @@ public final class UDPSocket: Handle, @unchecked Sendable {  // Handle's members
         try uvCheck(uv_udp_set_ttl(udp, CInt(clamping: ttl)), "set TTL", target: "\(ttl)")
     }
 
-    /// The time-to-live of multicast datagrams (0...255). The corresponding C function is
-    /// `uv_udp_set_multicast_ttl`.
+    /// The time-to-live of multicast datagrams (0...255). The corresponding C function is `uv_udp_set_multicast_ttl`.
     public func setMulticastTTL(_ ttl: Int) throws(UVError) {
         checkThread()
         try checkOpen("set multicast TTL")

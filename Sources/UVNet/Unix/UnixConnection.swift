@@ -3,17 +3,15 @@
 import CUV
 import Glibc
 
-/// A Unix-domain stream, for processes on one machine: made by `connect(to:_:)`, accepted by a
-/// `UnixListener`, adopted from a descriptor (`init(adopting:on:ipc:)`: a socketpair's end, a
-/// descriptor a parent process passed down), or a child process's pipe (`ChildProcess`).
+/// A Unix-domain stream, for processes on one machine: made by `connect(to:_:)`, accepted by a `UnixListener`, adopted
+/// (`init(adopting:on:ipc:)`: a socketpair's end, a descriptor a parent passed down), or a `ChildProcess`'s pipe.
 ///
 /// ```swift
 /// let connection = try await UnixConnection.connect(to: "/run/app.sock", on: loop)
 /// let peer = try connection.peerCredentials            // pid, uid, gid of the server
 /// try await connection.write("hello\n")
 /// ```
-/// Everything a stream does (reads that lend bytes, try-write-first writes, `inbound()`, `shutdown()`)
-/// works as on a `TCPConnection`. A path that starts with `@` names Linux's abstract namespace.
+/// A path that starts with `@` names Linux's abstract namespace.
 public final class UnixConnection: StreamConnection, @unchecked Sendable {  // Handle's members check the loop's thread
     /// Whether this is an IPC pipe, which can carry handles (`send(_:completion:)`).
     public let isIPC: Bool
@@ -29,10 +27,9 @@ public final class UnixConnection: StreamConnection, @unchecked Sendable {  // H
         didOpen()
     }
 
-    /// Takes over `descriptor`, a connected Unix-domain socket (or pipe) this process already has: one
-    /// end of a `socketpair`, or a descriptor a parent process passed down (an IPC channel on fd 3,
-    /// say). The connection owns it from now on and closes it. The corresponding C function is
-    /// `uv_pipe_open`.
+    /// Takes over `descriptor`, a connected Unix-domain socket (or pipe) this process already has: one end of a
+    /// `socketpair`, or a descriptor a parent process passed down (an IPC channel on fd 3, say). The connection owns
+    /// it from now on and closes it. The corresponding C function is `uv_pipe_open`.
     public convenience init(adopting descriptor: CInt, on loop: Loop, ipc: Bool = false) throws(UVError) {
         try self.init(on: loop, ipc: ipc)
         do {
@@ -49,12 +46,11 @@ public final class UnixConnection: StreamConnection, @unchecked Sendable {  // H
 
     // MARK: Connecting
 
-    /// Connects to the Unix-domain socket at `path` (`@name`: Linux's abstract namespace).
-    /// `completion` runs once, after this returns: `.success`, or an error naming the path
-    /// (`.noSuchFile`, `.connectionRefused` for a socket file nobody listens on, `.permissionDenied`,
-    /// `.tryAgain` when the listener's backlog is full, or `.canceled` when the connection is closed
-    /// first). Throws, without calling `completion`, for a path too long for a socket (the message says
-    /// the limit) or a connect that cannot start. The corresponding C function is `connect`.
+    /// Connects to the Unix-domain socket at `path` (`@name`: Linux's abstract namespace). `completion` runs once,
+    /// after this returns: `.success`, or an error naming the path (`.noSuchFile`, `.connectionRefused` for a socket
+    /// file nobody listens on, `.permissionDenied`, `.tryAgain` when the listener's backlog is full, or `.canceled`
+    /// when the connection is closed first). Throws, without calling `completion`, for a path too long for a socket
+    /// (the message says the limit) or a connect that cannot start. The corresponding C function is `connect`.
     public func connect(to path: String, _ completion: @escaping Completion) throws(UVError) {
         checkThread()
         let operation = "connect to"
@@ -110,9 +106,8 @@ public final class UnixConnection: StreamConnection, @unchecked Sendable {  // H
 
     // MARK: Names and credentials
 
-    /// The credentials of the process at the other end, as the kernel recorded them when the
-    /// connection was made: for a server to decide what a local caller may do. The corresponding
-    /// socket option is `SO_PEERCRED`.
+    /// The credentials of the process at the other end, as the kernel recorded them when the connection was made: for
+    /// a server to decide what a local caller may do. The corresponding socket option is `SO_PEERCRED`.
     public var peerCredentials: PeerCredentials {
         get throws(UVError) {
             checkThread()
@@ -133,8 +128,7 @@ public final class UnixConnection: StreamConnection, @unchecked Sendable {  // H
         }
     }
 
-    /// The path of the other end (empty when it is not bound to one). The corresponding C function is
-    /// `uv_pipe_getpeername`.
+    /// The other end's path (empty if unbound). The corresponding C function is `uv_pipe_getpeername`.
     public var peerPath: String {
         get throws(UVError) {
             checkThread()

@@ -12,15 +12,12 @@ import Glibc
 ///     for try await bytes in connection.inbound() { try await connection.write(bytes) }
 /// }
 /// ```
-/// Binding checks what is at `path` first: a socket file left by a server that is gone is replaced,
-/// while a live server there (one that accepts a connect) is `.addressInUse`, as is any file that is
-/// not a socket; neither is touched. The socket file is removed when the listener closes (if it is
-/// still the one this listener made). A path that starts with `@` names Linux's abstract namespace:
-/// no file, and no permissions.
+/// Binding checks what is at `path` first: a socket file left by a server that is gone is replaced, while a live
+/// server there (one that accepts a connect) is `.addressInUse`, as is any file that is not a socket; neither is
+/// touched. The socket file is removed when the listener closes (if it is still the one this listener made). A path
+/// that starts with `@` names Linux's abstract namespace: no file, and no permissions.
 public final class UnixListener: StreamListener, ConnectionListener, @unchecked Sendable {  // Handle's members check the loop's thread
-    /// The kind of connection it accepts.
     public typealias Connection = UnixConnection
-    /// The queue behind `connections`, once made.
     @_spi(StreamLayers) public var acceptedConnections = ConnectionQueueSlot<UnixConnection>()
 
     /// The path listened on, as given.
@@ -31,12 +28,11 @@ public final class UnixListener: StreamListener, ConnectionListener, @unchecked 
     /// someone else put there since is left alone.
     private var socketFile: (device: UInt64, inode: UInt64)?
 
-    /// Binds to `path` and listens. With `mode` (e.g. `0o660`), the socket file gets those permissions
-    /// before the first client can connect. With `ipc`, every accepted connection is an IPC pipe (its
-    /// client connects with `ipc: true` too), over which TCP handles can be passed. Throws `.nameTooLong` naming the limit for a path too long
-    /// for a socket, `.noSuchFile` for a missing directory, `.permissionDenied`, or `.addressInUse` when
-    /// a live server (or a file that is not a socket) is there.
-    /// The corresponding C functions are `bind`, `chmod`, `uv_pipe_open` and `uv_listen`.
+    /// Binds to `path` and listens. With `mode` (`0o660`, say), the socket file gets that mode before the first client
+    /// can connect. With `ipc`, every accepted connection is an IPC pipe (clients connect with `ipc: true`), over
+    /// which TCP handles can be passed. Throws `.nameTooLong` (naming the limit) for a path too long, `.noSuchFile`
+    /// for a missing directory, `.permissionDenied`, or `.addressInUse` when a live server (or a file that is not a
+    /// socket) is there. The corresponding C functions are `bind`, `chmod`, `uv_pipe_open` and `uv_listen`.
     public init(
         on loop: Loop, path: String, mode: UInt32? = nil, ipc: Bool = false, backlog: Int = 511,
         _ onConnection: ((Result<UnixConnection, UVError>) -> Void)? = nil
@@ -102,7 +98,6 @@ public final class UnixListener: StreamListener, ConnectionListener, @unchecked 
                       detail: "a server is listening there")
     }
 
-    /// A new, unconnected connection, for an accept to fill.
     @_spi(StreamLayers) public func makeConnection() throws(UVError) -> UnixConnection {
         try UnixConnection(on: loop, ipc: acceptsIPC)
     }

@@ -70,8 +70,7 @@ struct UnixPath: Sendable, CustomStringConvertible {
 }
 
 extension UVError {
-    /// A name too long, e.g. a Unix socket's path over sun_path. The corresponding libuv error is
-    /// `UV_ENAMETOOLONG`.
+    /// A name too long, e.g. a Unix socket's path over sun_path. The corresponding libuv error is `UV_ENAMETOOLONG`.
     public static var nameTooLong: UVError { .init(rawValue: UV_ENAMETOOLONG.rawValue) }
     /// No such file or directory, e.g. a Unix socket path in a directory that does not exist. The
     /// corresponding libuv error is `UV_ENOENT`.

@@ -1,7 +1,6 @@
-// The one choke point where OpenSSL's return codes and error queue, and the system calls UVNetTLS
-// makes, become TLSErrors: no other file compares a return code by hand (a test checks it) or reads
-// the error queue, and every call that can fail leaves the queue empty behind it. The test support's
-// certificate authority uses it too, through the SPI.
+// The one choke point where OpenSSL's return codes and error queue, and the system calls UVNetTLS makes, become
+// TLSErrors: no other file compares a return code by hand (a test checks it) or reads the error queue, and every call
+// that can fail leaves the queue empty. The test support's certificate authority uses it too, through the SPI.
 import COpenSSL
 import Glibc
 
@@ -26,8 +25,7 @@ import Glibc
     if !succeeded { throw openSSLError(reason, operation(), target: target(), fallback: fallback) }
 }
 
-/// Whether an OpenSSL call answered 1, for the few where failure is an answer, not an error (a name
-/// that is not an IP address).
+/// Whether an OpenSSL call answered 1, for the few where failure is an answer (a name that is not an IP address).
 @inline(__always)
 func openSSLSucceeded(_ rc: CInt) -> Bool {
     rc == 1
@@ -64,9 +62,8 @@ func openSSLError(
     TLSError(reason, operation: operation, target: target, detail: takeOpenSSLErrors() ?? fallback)
 }
 
-/// The first reason on OpenSSL's error queue, in OpenSSL's words ("wrong version number", "no such
-/// file"), or nil when it is empty; the queue is emptied. The corresponding C functions are
-/// `ERR_get_error` and `ERR_reason_error_string`.
+/// The first reason on OpenSSL's error queue, in OpenSSL's words ("wrong version number", "no such file"), or nil when
+/// it is empty; the queue is emptied. The corresponding C functions are `ERR_get_error` and `ERR_reason_error_string`.
 func takeOpenSSLErrors() -> String? {
     let first = ERR_get_error()
     ERR_clear_error()
@@ -75,17 +72,15 @@ func takeOpenSSLErrors() -> String? {
     return "OpenSSL error \(first)"
 }
 
-/// The code of the first failure on OpenSSL's error queue (0: none), left there for
-/// `takeOpenSSLErrors` to word: what a failure is classified by. The corresponding C function is
-/// `ERR_peek_error`.
+/// The code of the first failure on OpenSSL's error queue (0: none), left there for `takeOpenSSLErrors` to word: what
+/// a failure is classified by. The corresponding C function is `ERR_peek_error`.
 func peekOpenSSLError() -> UInt {
     ERR_peek_error()
 }
 
-/// Empties OpenSSL's error queue, before a call whose failure is read from it: a stale entry left by
-/// another connection on this thread must not be taken for this one's.
-/// Peeking first: clearing walks every slot of the queue (some 800 instructions), and on the hot path
-/// the queue is nearly always empty already.
+/// Empties OpenSSL's error queue, before a call whose failure is read from it: a stale entry left by another
+/// connection on this thread must not be taken for this one's. Peeking first: clearing walks every slot of the queue
+/// (some 800 instructions), and on the hot path the queue is nearly always empty already.
 @inline(__always)
 @_spi(OpenSSLChecks) public func clearOpenSSLErrors() {
     if ERR_peek_error() != 0 { ERR_clear_error() }

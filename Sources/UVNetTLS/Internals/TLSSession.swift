@@ -1,6 +1,5 @@
-// One connection's OpenSSL state: an SSL object between two memory BIOs. Ciphertext from the socket goes
-// in one side, plaintext comes out of SSL_read; plaintext goes into SSL_write, ciphertext waits in the
-// other BIO for the socket. No socket is ever touched here (as in Node's TLSWrap and uvloop's SSLProtocol).
+// One connection's OpenSSL state: an SSL object between two memory BIOs, ciphertext in and out of them, plaintext
+// through SSL_read and SSL_write; no socket is touched here (as in Node's TLSWrap and uvloop's SSLProtocol).
 import COpenSSL
 
 final class TLSSession {
@@ -70,14 +69,12 @@ final class TLSSession {
         mismatchedNames?.deallocate()
     }
 
-    /// The names of a certificate that failed the host check: OpenSSL forgets a certificate that
-    /// failed verification, but the error should say whom it is for.
+    /// The names of a certificate that failed the host check, for the error: OpenSSL forgets such a certificate.
     private let mismatchedNames: UnsafeMutablePointer<CChar>?
 
-    /// A client checks the certificate against `serverName`: a host name (sent as SNI too) or an IP
-    /// address (checked against the certificate's IP addresses; SNI carries names only).
-    /// The corresponding C functions are `SSL_set1_host`, `SSL_set_hostflags`,
-    /// `X509_VERIFY_PARAM_set1_ip_asc` and `SSL_set_tlsext_host_name`.
+    /// A client checks the certificate against `serverName`: a host name (sent as SNI too) or an IP address (checked
+    /// against the certificate's IP addresses; SNI carries names only). The corresponding C functions are
+    /// `SSL_set1_host`, `SSL_set_hostflags`, `X509_VERIFY_PARAM_set1_ip_asc` and `SSL_set_tlsext_host_name`.
     private func expect(_ serverName: String) throws(TLSError) {
         let name = serverName.hasPrefix("[") && serverName.hasSuffix("]") ? String(serverName.dropFirst().dropLast()) : serverName
         let isAddress = openSSLSucceeded(X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name))
@@ -92,18 +89,16 @@ final class TLSSession {
 
     // MARK: Ciphertext in and out
 
-    /// Hands OpenSSL ciphertext from the peer (copied into the input BIO).
-    /// The corresponding C function is `BIO_write`.
+    /// Copies ciphertext from the peer into OpenSSL's input BIO. The corresponding C function is `BIO_write`.
     func receive(_ ciphertext: UnsafeRawBufferPointer) -> Bool {
         guard let base = ciphertext.baseAddress, !ciphertext.isEmpty else { return true }
         return BIO_write(fromNetwork, base, Int32(ciphertext.count)) == Int32(ciphertext.count)
     }
 
-    /// Drains the ciphertext waiting for the socket through `staging`, handing `body` each piece and
-    /// whether it is the last; `body` must be done with it (a stream write copies what the kernel does
-    /// not take) before it returns. Does nothing when none waits. (Not lent from the BIO in place:
-    /// emptying a memory BIO clears its whole capacity, some 64 KiB, on every message.)
-    /// The corresponding C function is `BIO_read`.
+    /// Drains the ciphertext waiting for the socket through `staging`, handing `body` each piece and whether it is the
+    /// last; `body` must be done with it (a stream write copies what the kernel does not take) before it returns. Does
+    /// nothing when none waits. (Not lent from the BIO in place: emptying a memory BIO clears its whole capacity, some
+    /// 64 KiB, on every message.) The corresponding C function is `BIO_read`.
     func takeOutput(through staging: UnsafeMutableRawBufferPointer, _ body: (UnsafeRawBufferPointer, _ isLast: Bool) -> Void) {
         while true {
             guard let count = openSSLProgress(BIO_read(toNetwork, staging.baseAddress, Int32(clamping: staging.count))) else { return }
@@ -119,8 +114,7 @@ final class TLSSession {
 
     // MARK: The TLS operations
 
-    /// Advances the handshake with the ciphertext received so far. The corresponding C function is
-    /// `SSL_do_handshake`.
+    /// Advances the handshake with the ciphertext received so far. The corresponding C function is `SSL_do_handshake`.
     func handshake() -> Outcome {
         clearOpenSSLErrors()
         let rc = SSL_do_handshake(ssl)
@@ -173,8 +167,7 @@ final class TLSSession {
 
     // MARK: What was negotiated
 
-    /// The ALPN protocol both sides chose, if any. The corresponding C function is
-    /// `SSL_get0_alpn_selected`.
+    /// The ALPN protocol both sides chose, if any. The corresponding C function is `SSL_get0_alpn_selected`.
     var negotiatedProtocol: String? {
         var name: UnsafePointer<UInt8>?
         var length: UInt32 = 0
