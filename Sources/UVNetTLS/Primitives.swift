@@ -1,5 +1,4 @@
-// The few primitives of OpenSSL's libcrypto a TLS service wants beside TLS (a digest, a MAC, secure
-// random bytes), so it needs no second crypto library: OpenSSL is linked for TLS already.
+// SHA-256, HMAC and secure random bytes from OpenSSL, linked for TLS already: no second crypto library needed.
 import COpenSSL
 
 /// SHA-256, in one call or fed piece by piece.

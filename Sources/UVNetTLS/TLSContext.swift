@@ -1,5 +1,4 @@
-// A configuration compiled into OpenSSL's SSL_CTX: certificates, keys and trust roots loaded once,
-// shared by every connection made with it, on any loop.
+// A configuration compiled into OpenSSL's SSL_CTX: files loaded once, shared by every connection on any loop.
 import COpenSSL
 import Glibc
 
@@ -123,10 +122,9 @@ public final class TLSContext: @unchecked Sendable {  // no stored property chan
             SSL_CTX_set_session_id_context(raw, identity, UInt32(identity.count)), "set the session context")
     }
 
-    /// Mutual TLS: every client must present a certificate that leads to `roots`, whose names the
-    /// server's request lists so that a client with several can pick. The system's store is refused:
-    /// it would admit anyone with a publicly issued certificate. The corresponding C functions are
-    /// `SSL_CTX_set_verify`, `SSL_load_client_CA_file` and `SSL_CTX_set_client_CA_list`.
+    /// Mutual TLS: every client must present a certificate leading to `roots` (named in the request, so a client with
+    /// several can pick). The system's store is refused: it would admit any publicly issued certificate. The
+    /// corresponding C functions are `SSL_CTX_set_verify`, `SSL_load_client_CA_file` and `SSL_CTX_set_client_CA_list`.
     private func requireClientCertificates(from roots: TLSConfiguration.TrustRoots) throws(TLSError) {
         switch roots {
         case .system:

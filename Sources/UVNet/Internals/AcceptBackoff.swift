@@ -2,11 +2,10 @@
 import CUV
 import Glibc
 
-/// libuv retries accept() in a loop inside one callback, so a listener that is out of descriptors
-/// would spin. The one way to make libuv stop watching a listener is to leave a connection it accepted
-/// un-accepted by us. So each listener keeps one spare descriptor: on EMFILE it gives the spare back,
-/// libuv's next accept() succeeds into it, we hold that connection, and libuv pauses. A timer then
-/// checks (doubling its delay) whether descriptors are free again before taking the held connection.
+/// libuv retries accept() in a loop inside one callback, so a listener out of descriptors would spin; the one way to
+/// make libuv stop watching it is to leave a connection it accepted un-accepted by us. So each listener keeps a spare
+/// descriptor: on EMFILE it gives the spare back, libuv's next accept() succeeds into it, we hold that connection, and
+/// libuv pauses. A timer (doubling its delay) then checks for free descriptors before taking it.
 final class AcceptBackoff {
     /// The first pause; it doubles up to `maximum`.
     private static let initial: Duration = .milliseconds(10)

@@ -1,5 +1,4 @@
-// The one choke point where libuv (and POSIX) return codes become Swift errors: no other file compares
-// a return code by hand (a test checks it), so every failure is a UVError naming what failed.
+// Where libuv and POSIX return codes become UVErrors naming what failed: no other file compares one (a test checks).
 import CUV
 import Glibc
 

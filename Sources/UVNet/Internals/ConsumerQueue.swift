@@ -1,13 +1,11 @@
 // The queue between a loop callback that produces items and the one iterator that consumes them.
 import CUV
 
-/// Items produced on the loop's thread (by a read, receive or accept callback) for one async consumer
-/// at a time: the queue, the consumer's wait, the end of the sequence, and who the consumer is.
-/// Subclasses decide when production starts and pauses (their buffering limits).
+/// Items a loop callback (a read, receive or accept) produces for one async consumer at a time: the queue, the
+/// consumer's wait, the end, and who consumes. Subclasses set the buffering: when production starts and pauses.
 ///
-/// A handle owns its queue for its whole life, so an iterator that goes away loses nothing: what was
-/// produced ahead of it waits for the next iterator. Only one iterator consumes at a time; a second
-/// one's `next()` throws `.busy` instead of stealing the first one's wait.
+/// A handle keeps its queue for life, so an iterator that goes away loses nothing: what was produced ahead of it waits
+/// for the next. A second iterator's `next()` throws `.busy` instead of stealing the first one's wait.
 class ConsumerQueue<Item: Sendable>: @unchecked Sendable {  // touched on the loop's thread only: `next` gets there through `Loop.suspend`, the rest runs in libuv callbacks; `attach` checks
     let loop: Loop
     /// What consuming is called in error messages: "read from", "accept on", ….
@@ -123,9 +121,8 @@ extension Handle {
     }
 }
 
-/// One iterator's hold on a handle's queue: found and claimed on the first `next()`, on the loop's
-/// thread; released when the iterator goes away, which the producer hears of (it stops producing).
-/// After the sequence ended (nil or an error), it answers nil, as iterators do.
+/// One iterator's hold on a handle's queue: found and claimed on the first `next()`, on the loop's thread, and
+/// released (production pauses) when the iterator goes away. After the end (nil or an error) it answers nil.
 final class SequenceConsumer<Item: Sendable, Queue: ConsumerQueue<Item>>: @unchecked Sendable {  // used on the loop's thread only (`ConsumerQueue.attach` checks); deinit hops there
     private let loop: Loop
     /// Finds the handle's queue.

@@ -18,8 +18,7 @@ final class Locked<Value>: @unchecked Sendable {  // every access to `value` hol
         mutex.deallocate()
     }
 
-    /// Runs `body` with the value while holding the lock. The corresponding C functions are
-    /// `uv_mutex_lock` and `uv_mutex_unlock`.
+    /// Runs `body` under the lock. The corresponding C functions are `uv_mutex_lock` and `uv_mutex_unlock`.
     func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
         uv_mutex_lock(mutex)
         defer { uv_mutex_unlock(mutex) }

@@ -1,5 +1,4 @@
-// Which thread owns a loop, checked on every call into a handle: the check that makes the rule
-// "a handle is used on its loop's thread only" hold in release builds, and the message when it does not.
+// Which thread owns a loop, checked on every handle call (release builds too), and the message when the check fails.
 import CUV
 import Glibc
 

@@ -1,8 +1,6 @@
-// What every handle, stream and listener shares about its end: it belongs to a loop and is closed
-// there, with a completion once it has; so one async close serves them all.
+// What every handle, stream and listener shares about its end, so one async close serves them all.
 
-/// Anything that lives on one loop and is closed there: every `Handle` (timers, sockets, listeners),
-/// every `ByteStream` (TLS connections too) and every `ConnectionSource`.
+/// Anything that lives on one loop and is closed there: every `Handle`, `ByteStream` (TLS too) and `ConnectionSource`.
 public protocol LoopClosable: Sendable {
     /// The loop it belongs to.
     var loop: Loop { get }

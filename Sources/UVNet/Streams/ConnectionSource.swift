@@ -1,8 +1,7 @@
 // What a server takes its connections from, whatever carries them: a listener, or a layer over one.
 
-/// Anything a server takes connections from: a `ConnectionListener` (`TCPListener`, `UnixListener`)
-/// or a layer over one (UVNetTLS's `TLSListener`, whose connections are handed over once their
-/// handshake is done), so that one server function serves them all:
+/// Anything a server takes connections from: a `ConnectionListener` (`TCPListener`, `UnixListener`) or a layer over
+/// one (UVNetTLS's `TLSListener`, whose connections come after their handshake), so one function serves them all:
 ///
 /// ```swift
 /// func echo(_ source: some ConnectionSource) async throws {
@@ -11,8 +10,7 @@
 ///     }
 /// }
 /// ```
-/// Its `loop` is the one whose thread serves the connections; `close(_:)` stops accepting, and
-/// connections already made go on.
+/// Its `loop`'s thread serves the connections; `close(_:)` stops accepting, and connections already made go on.
 public protocol ConnectionSource: LoopClosable {
     /// The kind of connection served.
     associatedtype Connection: ByteStream

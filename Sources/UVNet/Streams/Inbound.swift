@@ -1,22 +1,18 @@
-// What a stream receives, as an AsyncSequence that stops reading while its consumer lags, and the
-// frames a framer finds in it.
+// What a stream receives, as an AsyncSequence that stops reading while its consumer lags, and the frames in it.
 import CUV
 
-/// The bytes a stream (`TCPConnection`, `UnixConnection`, `TLSConnection`) receives, chunk by chunk,
-/// until the peer's clean end or the stream's close (the sequence ends), or an error (it throws:
-/// `.connectionReset`, `.timedOut` after `idleTimeout`, a TLS error, …).
+/// The bytes a stream (`TCPConnection`, `UnixConnection`, `TLSConnection`) receives until the peer's clean end or the
+/// close (the sequence ends), or an error it throws (`.connectionReset`, `.timedOut` after `idleTimeout`, …).
 ///
 /// ```swift
 /// for try await chunk in connection.inbound() {
 ///     try await connection.write(chunk)
 /// }
 /// ```
-/// Buffering is bounded: above `highWatermark` buffered bytes the stream stops reading (the
-/// kernel's buffers fill, then TCP pushes back on the peer); below `lowWatermark` it reads again.
-///
-/// One iterator consumes at a time: a second one's `next()` throws `.busy`. When an iterator goes away
-/// the stream stops reading, and what it had read ahead waits for the next iterator, so
-/// `inbound()` may be called again (with other limits) without losing a byte.
+/// Buffering is bounded: above `highWatermark` buffered bytes the stream stops reading (the kernel's buffers fill,
+/// then TCP pushes back on the peer); below `lowWatermark` it reads again. One iterator consumes at a time (a second
+/// one's `next()` throws `.busy`); when an iterator goes away the stream stops reading and keeps what it read ahead
+/// for the next, so `inbound()` may be called again (with other limits) without losing a byte.
 public struct InboundBytes: AsyncSequence, Sendable {
     public typealias Element = [UInt8]
     let loop: Loop
@@ -143,9 +139,8 @@ extension InboundBytes {
     /// ```swift
     /// for try await line in connection.inbound().frames(DelimiterFramer()) { … }
     /// ```
-    /// Frames found before a framing error are delivered first; then a frame over the framer's limit
-    /// throws `.messageTooLong`, and a stream that ends inside a frame throws `.protocolError` (the
-    /// frame was cut short; a clean end is a nil, never an error).
+    /// Frames found before a framing error come first; then a frame over the framer's limit throws `.messageTooLong`,
+    /// and a stream ending inside a frame throws `.protocolError` (a clean end is a nil, never an error).
     public func frames<F: Framer>(_ framer: F) -> InboundFrames<F> {
         InboundFrames(inbound: self, framer: framer)
     }

@@ -1,5 +1,4 @@
-// The kernel's buffers behind a socket: how much it holds for sending and receiving before a writer
-// waits or a sender is slowed, the socket options services tune for throughput or memory.
+// A socket's kernel buffers: how much it holds for sending and receiving before a writer waits or a sender is slowed.
 import CUV
 
 /// Which of a socket's two kernel buffers.
@@ -34,8 +33,7 @@ extension StreamConnection: SocketBufferSizing {}
 extension UDPSocket: SocketBufferSizing {}
 
 extension SocketBufferSizing {
-    /// The kernel's send buffer for this socket, in bytes (`SO_SNDBUF`): how much it takes before a
-    /// write waits for the peer.
+    /// The kernel's send buffer, in bytes (`SO_SNDBUF`): how much it takes before a write waits for the peer.
     public func sendBufferSize() throws(UVError) -> Int {
         try socketBufferSize(.send, target: errorTarget)
     }
@@ -47,8 +45,7 @@ extension SocketBufferSizing {
         try socketBufferSize(.send, setting: bytes, target: errorTarget)
     }
 
-    /// The kernel's receive buffer for this socket, in bytes (`SO_RCVBUF`): how much the peer may send
-    /// ahead of this side's reads (for UDP, datagrams beyond it are dropped).
+    /// The kernel's receive buffer, in bytes (`SO_RCVBUF`): what may wait unread (beyond it, UDP drops datagrams).
     public func receiveBufferSize() throws(UVError) -> Int {
         try socketBufferSize(.receive, target: errorTarget)
     }

@@ -2,9 +2,8 @@
 import CUV
 
 extension StreamConnection {
-    /// Makes a connection and starts its connect (both on the loop's thread, with `start`), then awaits
-    /// the outcome. A failure, a timeout or cancellation closes the attempt at once; the error names
-    /// `target`.
+    /// Makes a connection and starts its connect (both on the loop's thread, with `start`), then awaits the outcome. A
+    /// failure, a timeout or cancellation closes the attempt at once; the error names `target`.
     static func connecting<Connection: StreamConnection>(
         on loop: Loop, timeout: Duration?, target: String,
         _ start: @escaping @Sendable () throws(UVError) -> (Connection, (@escaping Completion) throws(UVError) -> Void)

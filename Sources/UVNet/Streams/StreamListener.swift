@@ -1,11 +1,9 @@
-// What every listening stream socket shares (TCP, Unix-domain): accepting on demand, handing
-// connections to a handler or to the one task that asks, and backing off when out of descriptors.
+// What TCP and Unix listeners share: accepting on demand, for a handler or one task; pausing when out of descriptors.
 import CUV
 import Glibc
 
-/// The base of `TCPListener` and `UnixListener`: everything but how the socket is made and bound, and
-/// what kind of connection it makes. Their typed API (`accept(_:)`, `connections`, `serve(_:)`) comes
-/// from `ConnectionListener`.
+/// The base of `TCPListener` and `UnixListener`: everything but how the socket is made and bound, and what kind of
+/// connection it makes. Their typed API (`accept(_:)`, `connections`, `serve(_:)`) comes from `ConnectionListener`.
 public class StreamListener: Handle, @unchecked Sendable {  // Handle's members check the loop's thread
     /// The address (or path) asked for, as text for error messages.
     let addressText: String
@@ -33,9 +31,8 @@ public class StreamListener: Handle, @unchecked Sendable {  // Handle's members 
         rawHandle.cast(to: uv_stream_t.self)
     }
 
-    /// Makes the bound socket listen: clients may connect (into the kernel's backlog) from now on.
-    /// libuv starts watching it once somebody wants a connection. The corresponding C function is
-    /// `listen`.
+    /// Makes the bound socket listen: clients may connect (into the kernel's backlog) from now on. libuv starts
+    /// watching it once somebody wants a connection. The corresponding C function is `listen`.
     func listen(backlog: Int) throws(UVError) {
         self.backlog = CInt(clamping: backlog)
         try posixCheck(Glibc.listen(try descriptor("listen on"), self.backlog), "listen on", target: addressText)
@@ -63,8 +60,7 @@ public class StreamListener: Handle, @unchecked Sendable {  // Handle's members 
         }
     }
 
-    /// What went wrong accepting while nobody was there to be told (`connections` and `serve` skip
-    /// failed accepts and go on): the number of failures.
+    /// The number of accepts that failed with nobody there to be told (`connections` and `serve` skip them and go on).
     public var acceptFailures: Int {
         checkThread()
         return failures
@@ -128,7 +124,6 @@ public class StreamListener: Handle, @unchecked Sendable {  // Handle's members 
         if backoff?.isPausing != true, holdsConnection { acceptPending() }
     }
 
-    /// Has the handler or the waiting task take the connection libuv has waiting.
     private func acceptPending() {
         (handler ?? queue)?.takeConnection()
     }
@@ -194,8 +189,7 @@ public class StreamListener: Handle, @unchecked Sendable {  // Handle's members 
     }
 }
 
-/// Whoever takes a listener's connections, each made of the listener's own kind: its accept handler,
-/// or the queue behind `connections`.
+/// Whoever takes a listener's connections (of its own kind): its accept handler, or the queue behind `connections`.
 protocol ConnectionTaker: AnyObject {
     /// Whether it wants a connection now.
     var wantsConnection: Bool { get }

@@ -1,8 +1,6 @@
-// Write backpressure for the callback API: a writer hears when a slow peer has let too much pile up
-// in the write queue, and when it has drained, instead of polling writeQueueSize.
+// Write backpressure for the callback API: a writer hears when its queue piles up and drains instead of polling.
 
-/// The bytes a stream's write queue may hold before its writer is told to stop (`high`), and the
-/// level it must fall back to before the writer is told to go on (`low`).
+/// When a stream's writer is told to stop (`high`) and to go on (`low`), by the bytes in its write queue.
 public struct WriteWatermarks: Sendable, Hashable {
     /// At or below this many queued bytes, a writer that was stopped is told to go on.
     public var low: Int

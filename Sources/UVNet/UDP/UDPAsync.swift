@@ -10,20 +10,18 @@ extension UDPSocket {
         public let sender: SocketAddress
     }
 
-    /// The datagrams this socket receives, as an AsyncSequence that ends when the socket closes. At most
-    /// `bufferLimit` wait for the consumer (plus the rest of the recvmmsg batch in hand, at most 19);
-    /// past that the socket stops receiving and the kernel queues (then drops, as UDP may) until the
-    /// consumer has taken half of them. A receive error (an ICMP port-unreachable answering a connected
-    /// socket, a truncated datagram) concerns one datagram, not the socket: it is skipped, and counted
-    /// in `statistics.receiveErrors` (the last one in `lastReceiveError`). One iterator consumes at a
-    /// time (a second one's `next()` throws `.busy`).
+    /// The datagrams this socket receives, ending when the socket closes. At most `bufferLimit` wait for the consumer
+    /// (plus the rest of the recvmmsg batch in hand, at most 19); past that the socket stops receiving and the kernel
+    /// queues (then drops, as UDP may) until the consumer has taken half of them. A receive error (an ICMP
+    /// port-unreachable answering a connected socket, a truncated datagram) concerns one datagram, not the socket: it
+    /// is skipped, and counted in `statistics.receiveErrors` (the last one in `lastReceiveError`). One iterator
+    /// consumes at a time (a second one's `next()` throws `.busy`).
     public func datagrams(bufferLimit: Int = 1024) -> UDPDatagrams {
         UDPDatagrams(socket: self, bufferLimit: max(1, bufferLimit))
     }
 
-    /// Sends one datagram and returns once it is handed to the kernel (see `send(_:to:completion:)`).
-    /// Cancellation does not cut it short: a datagram goes whole or not at all, and the answer says
-    /// which, so it is never reported canceled after it was sent.
+    /// Sends one datagram and returns once it is handed to the kernel (see `send(_:to:completion:)`). Cancellation
+    /// does not cut it short: a datagram goes whole or not at all, and is never reported canceled once sent.
     public func send(_ bytes: [UInt8], to address: SocketAddress? = nil) async throws {
         try await loop.suspendUntilDone { [self] (wake: Wake<Void>) in
             bytes.withUnsafeBytes { send($0, to: address) { wake.resume($0.mapError { $0 }) } }

@@ -1,5 +1,4 @@
-// Handing TCP connections and listeners to another process (or loop) over an IPC pipe: the way a
-// pre-fork server gives its workers the listening socket, as Node's cluster does.
+// Handing TCP connections and listeners over an IPC pipe: how a pre-fork server (Node's cluster) shares its listener.
 import CUV
 
 extension UnixConnection {
@@ -11,9 +10,8 @@ extension UnixConnection {
         case listener(TCPListener)
     }
 
-    /// Sends `connection` to the process (or loop) at the other end of this IPC pipe, which gets it
-    /// from `receivedHandles()`. The socket is duplicated: close this side's once `completion` says it
-    /// went. The corresponding C function is `uv_write2`.
+    /// Sends `connection` over this IPC pipe to the process (or loop) whose `receivedHandles()` gets it. The socket is
+    /// duplicated: close this side's once `completion` says it went. The corresponding C function is `uv_write2`.
     public func send(_ connection: TCPConnection, completion: Completion? = nil) {
         checkThread()
         send(connection.stream, completion: completion)
@@ -55,9 +53,8 @@ extension UnixConnection {
         try await loop.suspendUntilDone { [self] (wake: Wake<Void>) in send(listener) { wake.resume($0.mapError { $0 }) } }
     }
 
-    /// Takes the next handle that came with what was read: call it from the read callback (or after)
-    /// until it returns nil. The corresponding C functions are `uv_pipe_pending_count`,
-    /// `uv_pipe_pending_type` and `uv_accept`.
+    /// Takes the next handle that came with what was read: call it from the read callback (or after) until it returns
+    /// nil. The corresponding C functions are `uv_pipe_pending_count`, `uv_pipe_pending_type` and `uv_accept`.
     public func takeReceivedHandle() throws(UVError) -> ReceivedHandle? {
         checkThread()
         guard lifecycle == .open, isIPC, uv_pipe_pending_count(pipe) > 0 else { return nil }
