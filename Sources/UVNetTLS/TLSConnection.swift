@@ -335,23 +335,12 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     /// has finished, the bytes wait for it. The corresponding C function is `SSL_write`.
     public func write(_ bytes: UnsafeRawBufferPointer, completion: Completion? = nil) {
         checkThread()
-        if let failure { completion?(.failure(failure)); return }
-        switch phase {
-        case .created, .handshaking:
-            opening.writes.append((Array(bytes), completion))
-        case .closed:
-            completion?(.failure(UVError.badFileDescriptor.during("write to", target: peerName)))
-        case .established:
-            guard life.canWrite else {
-                completion?(.failure(UVError.brokenPipe.during("write to", target: peerName)))
-                return
-            }
-            if case .failed(let error) = session.write(bytes) {
-                fail(error.naming(peerName))
-                completion?(.failure(failure ?? error))
-                return
-            }
+        if isOpening { return opening.writes.append((Array(bytes), completion)) }
+        do {
+            try encrypt(bytes)
             flushOutput(completion)
+        } catch {
+            completion?(.failure(error))
         }
     }
 
@@ -362,15 +351,12 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
     /// Encrypts `bytes` and hands the ciphertext to the transport; before the handshake, the bytes wait for it.
     public func writeOrQueue(_ bytes: UnsafeRawBufferPointer) throws -> Awaited<Void>? {
         checkThread()
-        guard phase == .established, failure == nil, life.canWrite else {
+        if isOpening {
             let written = Awaited<Void>()
-            write(bytes, completion: written.complete)
-            return try written.unlessDone()
+            opening.writes.append((Array(bytes), written.complete))
+            return written
         }
-        if case .failed(let error) = session.write(bytes) {
-            fail(error.naming(peerName))
-            throw failure ?? error
-        }
+        try encrypt(bytes)
         var failed: (any Error)?
         var queued: Awaited<Void>?
         session.takeOutput(through: loop.stagingBuffer) { ciphertext, _ in
@@ -384,6 +370,21 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         }
         if let failed { throw failed }
         return queued
+    }
+
+    /// Whether writes wait for the handshake: it has not finished, nor failed.
+    private var isOpening: Bool { (phase == .created || phase == .handshaking) && failure == nil }
+
+    /// Encrypts `bytes` into OpenSSL's output, or throws why the connection cannot send.
+    @inline(__always)
+    private func encrypt(_ bytes: UnsafeRawBufferPointer) throws {
+        if let failure { throw failure }
+        guard phase == .established else { throw UVError.badFileDescriptor.during("write to", target: peerName) }
+        guard life.canWrite else { throw UVError.brokenPipe.during("write to", target: peerName) }
+        if case .failed(let error) = session.write(bytes) {
+            fail(error.naming(peerName))
+            throw failure ?? error
+        }
     }
 
     /// Sends the ciphertext OpenSSL produced; `completion` hears when the kernel has it.
