@@ -67,6 +67,8 @@ let package = Package(
                 "UVNetTLS",
                 // The tour's certificates come from the test support's throwaway CA: no key ships.
                 "UVNetTestSupport",
+                // The demos' digest, MAC and random challenges come from libcrypto, linked for TLS already.
+                "COpenSSL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

@@ -117,7 +117,8 @@ public final class TLSContext: @unchecked Sendable {  // no stored property chan
     /// A server that verifies clients needs one, or OpenSSL refuses every resumption outright instead
     /// of making a full handshake. The corresponding C function is `SSL_CTX_set_session_id_context`.
     private func resumeOnlyHere() throws(TLSError) {
-        let identity = try SecureRandom.bytes(Int(SSL_MAX_SID_CTX_LENGTH))
+        var identity = [UInt8](repeating: 0, count: Int(SSL_MAX_SID_CTX_LENGTH))
+        try openSSLCheck(RAND_bytes(&identity, Int32(identity.count)), "generate random bytes")
         try openSSLCheck(
             SSL_CTX_set_session_id_context(raw, identity, UInt32(identity.count)), "set the session context")
     }

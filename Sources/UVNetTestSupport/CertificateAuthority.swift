@@ -98,7 +98,9 @@ public final class CertificateAuthority: @unchecked Sendable {  // `key` and `ce
         let certificate = try openSSLMade(X509_new(), operation, target: commonName)
         do throws(TLSError) {
             try openSSLCheck(X509_set_version(certificate, 2), operation, target: commonName)
-            let serial = try SecureRandom.bytes(8).reduce(0) { $0 << 8 | Int($1) } & Int.max
+            var random = [UInt8](repeating: 0, count: 8)
+            try openSSLCheck(RAND_bytes(&random, Int32(random.count)), "generate random bytes")
+            let serial = random.reduce(0) { $0 << 8 | Int($1) } & Int.max
             try openSSLCheck(ASN1_INTEGER_set(X509_get_serialNumber(certificate), serial), operation, target: commonName)
             _ = try openSSLMade(X509_gmtime_adj(X509_getm_notBefore(certificate), Int(validity.lowerBound.components.seconds)), operation, target: commonName)
             _ = try openSSLMade(X509_gmtime_adj(X509_getm_notAfter(certificate), Int(validity.upperBound.components.seconds)), operation, target: commonName)

@@ -1,9 +1,8 @@
 import Testing
-import UVNetTLS
-import UVNetTestSupport
+@testable import uvdemo
 
-@Suite("Primitives")
-struct PrimitivesTests {
+@Suite("The demos' crypto primitives")
+struct CryptoTests {
     private func hex(_ bytes: [UInt8]) -> String {
         bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }

@@ -10,14 +10,14 @@ import COpenSSL
 /// let same = hasher.finalize()
 /// ```
 /// The corresponding C functions are `EVP_DigestInit_ex`, `EVP_DigestUpdate` and `EVP_DigestFinal_ex`.
-public struct SHA256: ~Copyable {
+struct SHA256: ~Copyable {
     /// The length of a digest, in bytes.
-    public static let byteCount = 32
+    static let byteCount = 32
     private let context: OpaquePointer
 
     /// A hash of nothing yet; `update` it, then `finalize`.
-    public init() {
-        guard let context = EVP_MD_CTX_new(), openSSLSucceeded(EVP_DigestInit_ex(context, EVP_sha256(), nil)) else {
+    init() {
+        guard let context = EVP_MD_CTX_new(), EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1 else {
             fatalError("OpenSSL could not start a SHA-256 digest (out of memory)")
         }
         self.context = context
@@ -26,20 +26,20 @@ public struct SHA256: ~Copyable {
     deinit { EVP_MD_CTX_free(context) }
 
     /// Adds `bytes` to what is hashed.
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
         EVP_DigestUpdate(context, bytes.baseAddress, bytes.count)
     }
 
     /// Adds `bytes` to what is hashed.
-    public mutating func update(_ bytes: some Collection<UInt8>) {
+    mutating func update(_ bytes: some Collection<UInt8>) {
         if bytes.withContiguousStorageIfAvailable({ update(UnsafeRawBufferPointer($0)) }) == nil {
             Array(bytes).withUnsafeBytes { update($0) }
         }
     }
 
     /// The digest of everything added.
-    public consuming func finalize() -> [UInt8] {
+    consuming func finalize() -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: Self.byteCount)
         var length: CUnsignedInt = 0
         EVP_DigestFinal_ex(context, &digest, &length)
@@ -47,7 +47,7 @@ public struct SHA256: ~Copyable {
     }
 
     /// The digest of `bytes`.
-    public static func hash(_ bytes: some Collection<UInt8>) -> [UInt8] {
+    static func hash(_ bytes: some Collection<UInt8>) -> [UInt8] {
         var hasher = SHA256()
         hasher.update(bytes)
         return hasher.finalize()
@@ -56,9 +56,9 @@ public struct SHA256: ~Copyable {
 
 /// HMAC-SHA256: a message authentication code under a shared key.
 /// The corresponding C functions are `HMAC` and `CRYPTO_memcmp`.
-public enum HMACSHA256 {
+enum HMACSHA256 {
     /// The code that authenticates `message` under `key`.
-    public static func authenticationCode(for message: [UInt8], key: [UInt8]) -> [UInt8] {
+    static func authenticationCode(for message: [UInt8], key: [UInt8]) -> [UInt8] {
         var code = [UInt8](repeating: 0, count: SHA256.byteCount)
         var length: CUnsignedInt = 0
         let made = key.withUnsafeBytes { key in
@@ -73,7 +73,7 @@ public enum HMACSHA256 {
 
     /// Whether `code` authenticates `message` under `key`, compared in constant time (no early exit
     /// that would tell an attacker how many leading bytes were right).
-    public static func isValid(_ code: [UInt8], for message: [UInt8], key: [UInt8]) -> Bool {
+    static func isValid(_ code: [UInt8], for message: [UInt8], key: [UInt8]) -> Bool {
         let expected = authenticationCode(for: message, key: key)
         guard code.count == expected.count else { return false }
         return CRYPTO_memcmp(code, expected, expected.count) == 0
@@ -81,12 +81,14 @@ public enum HMACSHA256 {
 }
 
 /// Bytes from OpenSSL's cryptographically secure generator (seeded by the kernel's).
-public enum SecureRandom {
+enum SecureRandom {
     /// `count` random bytes. Throws only when the generator cannot be seeded.
     /// The corresponding C function is `RAND_bytes`.
-    public static func bytes(_ count: Int) throws(TLSError) -> [UInt8] {
+    static func bytes(_ count: Int) throws(DemoFailure) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
-        try openSSLCheck(RAND_bytes(&bytes, Int32(count)), "generate random bytes")
+        guard RAND_bytes(&bytes, Int32(count)) == 1 else {
+            throw DemoFailure(message: "generate random bytes: OpenSSL's generator could not be seeded", exitCode: DemoFailure.networkFailure)
+        }
         return bytes
     }
 }
