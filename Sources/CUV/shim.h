@@ -44,6 +44,25 @@ static inline uintptr_t cuv_current_thread(void) {
 #endif
 }
 
+/// The Swift runtime's answer to "which task runs on this thread?" (an exported entry point of
+/// libswift_Concurrency, Swift's calling convention), declared here because Swift code may not name
+/// runtime symbols. Only the address is used, to tell tasks apart.
+extern void *swift_task_getCurrent(void) __attribute__((swiftcall));
+
+/// The task running on the calling thread, or null. `withUnsafeCurrentTask` answers the same through
+/// a generic closure call: some 330 instructions against 20, on every await of a cancellation scope.
+static inline uintptr_t cuv_current_task(void) {
+    return (uintptr_t) swift_task_getCurrent();
+}
+
+/// The runtime's cancellation flag of a task (`swift_task_isCancelled`), as `Task.isCancelled` reads it.
+extern _Bool swift_task_isCancelled(void *task) __attribute__((swiftcall));
+
+/// Whether the task `cuv_current_task` named has been canceled.
+static inline _Bool cuv_task_is_canceled(uintptr_t task) {
+    return swift_task_isCancelled((void *) task);
+}
+
 /// The kernel's id of the calling thread (what `top -H` and /proc/self/task show), for messages.
 static inline int cuv_kernel_thread_id(void) {
     return (int) syscall(SYS_gettid);

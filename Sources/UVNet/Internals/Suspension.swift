@@ -176,7 +176,7 @@ extension Loop {
             // The task's scope stops this wait if the task is canceled: no handler of its own (see
             // `withCancellationScope`). A cancellation before now is seen here; one after, by the scope,
             // which runs on this thread and so only once the wait is registered.
-            try Task.checkCancellation()
+            if cuv_task_is_canceled(scope.task) { throw CancellationError() }
             return try await withUnsafeThrowingContinuation { continuation in
                 wake.begin(continuation, wait: wait, timeout: timeout, coveredBy: scope.task, start, abandon: abandon)
             }
@@ -227,8 +227,9 @@ final class CancellationScope: Sendable {
     @TaskLocal static var current: CancellationScope?
 
     /// The current task's address; 0 outside a task.
+    @inline(__always)
     static var currentTask: UInt {
-        withUnsafeCurrentTask { task in task.map { unsafeBitCast($0, to: UInt.self) } ?? 0 }
+        cuv_current_task()
     }
 
     /// True when a wait on `loop` made now, by the current task, is this scope's to cancel.

@@ -183,6 +183,9 @@ extension ByteStream {
     /// times out or is canceled takes nothing back: what was handed over goes out in order, and the stream stays
     /// usable (close or `closeWithReset(_:)` it to give up on a peer that does not read). What the kernel does not
     /// take at once is copied; to send memory of your own without that copy, see `write(borrowing:)`.
+    // Inlinable: the write the kernel takes at once then runs in the caller's frame, with no frame of its own to
+    // allocate (measured: some 190 instructions a message).
+    @inlinable
     public func write(_ bytes: [UInt8], timeout: Duration? = nil) async throws {
         guard timeout == nil, loop.isOnLoopThread else { return try await suspendForWrite(of: bytes, timeout: timeout) }
         // The rest is queued now, before the task can learn it is canceled: a write that has begun goes out whole.
@@ -210,6 +213,7 @@ extension ByteStream {
 
     /// Writes `bytes` on the loop's thread and waits for the kernel to have them all. A task canceled
     /// before the write began sends nothing.
+    @usableFromInline
     func suspendForWrite(of bytes: [UInt8], timeout: Duration?) async throws {
         try await loop.suspend(
             timeout: timeout.map { Timeout($0, operation: "write to", target: { [self] in peerName }, detail: "the peer did not take it all within \($0)") },
