@@ -1,5 +1,5 @@
 // Counts the heap allocations a process makes, preloaded by Benchmarks/allocations: every malloc,
-// calloc, realloc and aligned allocation is counted, then passed on to glibc. At exit the count is
+// calloc, realloc (a resize counts as one) and aligned allocation is counted, then passed on to glibc. At exit the count is
 // written to the file named by UVNET_ALLOCATIONS_OUT. A count, unlike a time, is the same on a busy
 // machine as on an idle one.
 //
@@ -27,9 +27,18 @@ void *malloc(size_t size) { counted(); return __libc_malloc(size); }
 void *calloc(size_t count, size_t size) { counted(); return __libc_calloc(count, size); }
 void *realloc(void *pointer, size_t size) { counted(); return __libc_realloc(pointer, size); }
 void *memalign(size_t alignment, size_t size) { counted(); return __libc_memalign(alignment, size); }
-void *aligned_alloc(size_t alignment, size_t size) { counted(); return __libc_memalign(alignment, size); }
+void *valloc(size_t size) { counted(); return __libc_memalign((size_t)sysconf(_SC_PAGESIZE), size); }
+
+static inline int is_power_of_two(size_t n) { return n != 0 && (n & (n - 1)) == 0; }
+
+void *aligned_alloc(size_t alignment, size_t size) {
+    if (!is_power_of_two(alignment)) { errno = EINVAL; return NULL; }
+    counted();
+    return __libc_memalign(alignment, size);
+}
 
 int posix_memalign(void **result, size_t alignment, size_t size) {
+    if (!is_power_of_two(alignment) || alignment % sizeof(void *) != 0) return EINVAL;
     counted();
     void *pointer = __libc_memalign(alignment, size);
     if (pointer == NULL) return ENOMEM;

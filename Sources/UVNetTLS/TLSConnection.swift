@@ -85,8 +85,10 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {  // every me
         loop.checkOnLoopThread("TLSConnection.\(function)")
     }
 
+    /// A connection that failed (its handshake, say) is closed, but every later call reports why.
     @_spi(StreamLayers) public func failure(_ base: UVError, during operation: String) -> any Error {
-        base.during(operation, target: peerName)
+        if let failure, base == .badFileDescriptor { return failure }
+        return base.during(operation, target: peerName)
     }
 
     // MARK: Handshake

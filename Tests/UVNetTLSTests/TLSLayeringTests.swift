@@ -98,6 +98,59 @@ struct TLSLayeringTests {
         }
     }
 
+    @Test("endReading before the handshake ends reading for good: the handshake completes, and a later read hears the end")
+    func endReadingBeforeHandshake() throws {
+        let certificates = try TestCertificates()
+        try withLoop { loop in
+            let (heard, established) = try loop.run {
+                let transports = MemoryStream.pair(on: loop)
+                let server = try TLSConnection(over: transports.server, context: certificates.serverContext)
+                server.endReading()
+                async let accepted: Void = server.handshake()
+                let client = try await TLSConnection.secure(transports.client, serverName: "localhost", context: certificates.clientContext)
+                try await accepted
+                try await client.write("unread")
+                let heard = LoopBound<String?>(nil, on: loop)
+                server.startReading { result in heard.value = if case .failure(let error) = result { "\(error)" } else { "bytes" } }
+                let established = server.protocolVersion
+                await client.close()
+                await server.close()
+                return (heard.value, established)
+            }
+            #expect(heard?.contains("EOF") == true, "\(String(describing: heard))")
+            #expect(established == "TLSv1.3")
+        }
+    }
+
+    @Test("after a failed handshake, a read and a shutdown report why it failed, as a write does")
+    func failureReportedLater() throws {
+        let certificates = try TestCertificates()
+        var configuration = TLSConfiguration.server(certificateChain: certificates.certificateFile, privateKey: certificates.keyFile)
+        configuration.handshakeTimeout = .milliseconds(100)
+        let context = try TLSContext(configuration)
+        try withLoop { loop in
+            let (read, shutdown, write) = try loop.run {
+                let transports = MemoryStream.pair(on: loop)
+                let server = try TLSConnection(over: transports.server, context: context)
+                do { try await server.handshake() } catch {}
+                func reason(_ result: Result<some Any, any Error>) -> TLSError.Reason? {
+                    if case .failure(let error) = result { return (error as? TLSError)?.reason }
+                    return nil
+                }
+                let heard = LoopBound<[TLSError.Reason?]>([], on: loop)
+                server.startReading { heard.value.append(reason($0)) }
+                server.shutdown { heard.value.append(reason($0)) }
+                server.write(Array("late".utf8)) { heard.value.append(reason($0)) }
+                await transports.client.close()
+                await server.close()
+                return (heard.value[0], heard.value[1], heard.value[2])
+            }
+            #expect(read == .handshakeTimedOut)
+            #expect(shutdown == .handshakeTimedOut)
+            #expect(write == .handshakeTimedOut)
+        }
+    }
+
     @Test("TLS inside TLS: a tunnel through a TLS connection carries a second handshake and its bytes, and closes with it")
     func tunnel() throws {
         let certificates = try TestCertificates()
