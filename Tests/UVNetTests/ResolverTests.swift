@@ -1,6 +1,8 @@
 // Name resolution: names, numeric hosts without the thread pool, services, failures, cancellation.
+import CUV
+import Glibc
 import Testing
-import UVNet
+@testable import UVNet
 import UVNetTestSupport
 
 @Suite("Resolver")
@@ -91,21 +93,18 @@ struct ResolverTests {
     @Test("canceling queued requests completes each exactly once, with .canceled")
     func cancelQueued() throws {
         try withLoop { loop in
-            // Keep every pool thread busy with lookups that must ask the name server (milliseconds at
-            // least), so requests made right after them are surely still queued when canceled.
-            var blockerResults = 0
-            for index in 0..<16 {
-                Resolver.resolve(host: "blocker-\(index).no-such-host.invalid", on: loop) { _ in blockerResults += 1 }
-            }
+            // Every pool thread is held by a job that waits on a pipe, so the lookups made next surely
+            // wait in the queue when canceled, however busy the machine is; the pipe then lets them go.
+            let pool = PoolBlocker(on: loop)
             let count = 20
             var outcomes = [[Result<[SocketAddress], UVError>]](repeating: [], count: count)
             let requests = (0..<count).map { index in
                 Resolver.resolve(host: "localhost", on: loop) { outcomes[index].append($0) }
             }
             let canceled = requests.suffix(10).map { $0.cancel() }
+            pool.release()
             loop.run()
-            #expect(blockerResults == 16)
-            #expect(canceled.contains(true), "no request was still queued")
+            #expect(canceled.allSatisfy { $0 }, "a request had left the queue: \(canceled)")
             for (index, results) in outcomes.enumerated() {
                 #expect(results.count == 1, "request \(index) completed \(results.count) times")
             }
@@ -119,5 +118,37 @@ struct ResolverTests {
             }
             #expect(requests.allSatisfy { $0.isFinished })
         }
+    }
+}
+
+/// Holds every thread of libuv's pool (`UV_THREADPOOL_SIZE`, or 4) with a job that waits on a pipe until
+/// `release()`: work queued meanwhile stays queued.
+private final class PoolBlocker {
+    private var ends: [CInt] = [0, 0]
+    private let threads: Int
+
+    init(on loop: Loop) {
+        // As libuv sizes its pool: the variable when set (1 to 1024), else 4.
+        threads = min(max(getenv("UV_THREADPOOL_SIZE").flatMap { Int(String(cString: $0)) } ?? 4, 1), 1024)
+        precondition(pipe(&ends) == 0, "pipe")
+        for _ in 0..<threads {
+            let request = UnsafeMutablePointer<uv_work_t>.allocate(capacity: 1)
+            request.pointee.data = UnsafeMutableRawPointer(bitPattern: Int(ends[0]))
+            precondition(uv_queue_work(loop.raw, request, { request in
+                var byte: UInt8 = 0
+                _ = read(CInt(Int(bitPattern: request!.pointee.data)), &byte, 1)
+            }, { request, _ in request?.deallocate() }) == 0, "uv_queue_work")
+        }
+    }
+
+    /// Lets every held thread go.
+    func release() {
+        let bytes = [UInt8](repeating: 0, count: threads)
+        _ = write(ends[1], bytes, bytes.count)
+    }
+
+    deinit {
+        close(ends[0])
+        close(ends[1])
     }
 }
