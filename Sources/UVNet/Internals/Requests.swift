@@ -2,20 +2,20 @@
 import CUV
 
 /// A completion parked in a request's `data` while libuv works on it.
-final class CompletionBox<Value> {
+private final class CompletionBox<Value> {
     let completion: (Value) -> Void
     init(_ completion: @escaping (Value) -> Void) { self.completion = completion }
 }
 
 extension UnsafeMutableRawPointer {
     /// Parks `completion` (retained) for the request's callback; nil stays nil.
-    static func retaining<Value>(_ completion: ((Value) -> Void)?) -> UnsafeMutableRawPointer? {
+    fileprivate static func retaining<Value>(_ completion: ((Value) -> Void)?) -> UnsafeMutableRawPointer? {
         completion.map { Unmanaged.passRetained(CompletionBox($0)).toOpaque() }
     }
 }
 
 /// Takes back a completion parked with `retaining`; call exactly once per request.
-func takeCompletion<Value>(_ data: UnsafeMutableRawPointer?, as: Value.Type) -> ((Value) -> Void)? {
+private func takeCompletion<Value>(_ data: UnsafeMutableRawPointer?, as: Value.Type) -> ((Value) -> Void)? {
     data.map { Unmanaged<CompletionBox<Value>>.fromOpaque($0).takeRetainedValue().completion }
 }
 
@@ -25,8 +25,40 @@ func takeCompletion<Value>(_ data: UnsafeMutableRawPointer?, as: Value.Type) -> 
 enum QueuedBytes<Request> {
     private static var headerSize: Int { (MemoryLayout<Request>.size + 15) & ~15 }
 
+    /// Queues `bytes` (a copy when `copying`) with `start` (`uv_write2`, `uv_udp_send`), `completion` parked in the
+    /// request until `finished`. When `start` fails, the request is freed and `completion` hears the error at once.
+    /// True when queued.
+    @discardableResult
+    static func submit(
+        _ bytes: UnsafeRawBufferPointer, copying: Bool = true, completion: ((Result<Void, UVError>) -> Void)?,
+        _ operation: @autoclosure () -> String, target: @autoclosure () -> String?,
+        _ start: (UnsafeMutablePointer<Request>, UnsafePointer<uv_buf_t>) -> CInt
+    ) -> Bool {
+        var (request, buffer) = make(bytes, copying: copying)
+        head(of: request).pointee.data = .retaining(completion)
+        do {
+            try uvCheck(start(request, &buffer), operation(), target: target())
+            return true
+        } catch {
+            finished(request)?(.failure(error))
+            return false
+        }
+    }
+
+    /// libuv is done with `request`: frees it and returns the completion parked in it.
+    static func finished(_ request: UnsafeMutablePointer<Request>) -> ((Result<Void, UVError>) -> Void)? {
+        let completion = takeCompletion(head(of: request).pointee.data, as: Result<Void, UVError>.self)
+        UnsafeMutableRawPointer(request).deallocate()
+        return completion
+    }
+
+    /// Every libuv request begins with `uv_req_t`'s fields (`data` first), as libuv's headers lay them out.
+    private static func head(of request: UnsafeMutablePointer<Request>) -> UnsafeMutablePointer<uv_req_t> {
+        UnsafeMutableRawPointer(request).assumingMemoryBound(to: uv_req_t.self)
+    }
+
     /// Allocates the request, and a copy of `bytes` behind it when `copying`.
-    static func make(_ bytes: UnsafeRawBufferPointer, copying: Bool = true) -> (UnsafeMutablePointer<Request>, uv_buf_t) {
+    private static func make(_ bytes: UnsafeRawBufferPointer, copying: Bool) -> (UnsafeMutablePointer<Request>, uv_buf_t) {
         let memory = UnsafeMutableRawPointer.allocate(byteCount: headerSize + (copying ? bytes.count : 0), alignment: 16)
         let request = memory.bindMemory(to: Request.self, capacity: 1)
         guard copying else { return (request, uv_buf_t(reading: bytes)) }
@@ -34,10 +66,6 @@ enum QueuedBytes<Request> {
         if let base = bytes.baseAddress { payload.copyMemory(from: base, byteCount: bytes.count) }
         let buffer = uv_buf_t(base: payload.assumingMemoryBound(to: CChar.self), len: bytes.count)
         return (request, buffer)
-    }
-
-    static func free(_ request: UnsafeMutablePointer<Request>) {
-        UnsafeMutableRawPointer(request).deallocate()
     }
 }
 

@@ -67,7 +67,7 @@ extension ByteStream {
 }
 
 /// The state behind `InboundBytes`: chunks read ahead of the consumer, at most about a high watermark.
-final class InboundQueue: ConsumerQueue<[UInt8]>, @unchecked Sendable {  // ConsumerQueue's rule: loop thread only
+final class InboundQueue: ConsumerQueue<[UInt8]>, @unchecked Sendable {  // loop thread only, as ConsumerQueue is: `attach` checks the thread, and its waits resume through `Wake.resume`, which checks too
     /// The stream's reading, held weakly: the stream owns its queue; the queue only asks it to read or stop.
     private let resumeStream: (@escaping (Result<UnsafeRawBufferPointer, any Error>) -> Void) -> Bool
     private let pauseStream: () -> Void

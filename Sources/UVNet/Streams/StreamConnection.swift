@@ -177,22 +177,15 @@ public class StreamConnection: Handle, ByteStream, @unchecked Sendable {  // Han
         _ rest: UnsafeRawBufferPointer, lent: Bool, carrying handle: UnsafeMutablePointer<uv_stream_t>? = nil,
         completion: Completion?
     ) {
-        var (request, buffer) = QueuedBytes<uv_write_t>.make(rest, copying: !lent)
-        request.pointee.data = .retaining(completion)
-        do {
-            try uvCheck(uv_write2(request, stream, &buffer, 1, handle, StreamConnection.wrote), "write to", target: peerName)
-            writeQueueChanged()
-        } catch {
-            let completion = takeCompletion(request.pointee.data, as: Result<Void, UVError>.self)
-            QueuedBytes<uv_write_t>.free(request)
-            completion?(.failure(error))
+        let queued = QueuedBytes<uv_write_t>.submit(rest, copying: !lent, completion: completion, "write to", target: peerName) {
+            uv_write2($0, stream, $1, 1, handle, StreamConnection.wrote)
         }
+        if queued { writeQueueChanged() }
     }
 
     private static let wrote: uv_write_cb = { request, status in
-        let completion = takeCompletion(request!.pointee.data, as: Result<Void, UVError>.self)
         let handle = request!.pointee.handle
-        QueuedBytes<uv_write_t>.free(request!)
+        let completion = QueuedBytes<uv_write_t>.finished(request!)
         Handle.callback(handle, as: StreamConnection.self) { connection in
             completion?(uvResult(status, "write to", target: connection.peerName))
             connection.writeQueueChanged()

@@ -226,7 +226,7 @@ final class AcceptHandler<Connection: StreamConnection>: ConnectionTaker {
 
 /// The connections waiting for `connections`: accepted only while a consumer waits, and
 /// handed straight to it, so a consumer that lags leaves the rest in the kernel's backlog.
-final class ConnectionQueue<Connection: StreamConnection>: ConsumerQueue<Connection>, ConnectionTaker, @unchecked Sendable {  // ConsumerQueue's rule: loop thread only
+final class ConnectionQueue<Connection: StreamConnection>: ConsumerQueue<Connection>, ConnectionTaker, @unchecked Sendable {  // loop thread only, as ConsumerQueue is: `attach` checks the thread, and its waits resume through `Wake.resume`, which checks too
     /// Weak: the listener owns its queue; the queue only asks it to accept.
     private weak var listener: StreamListener?
     private let make: () throws(UVError) -> Connection

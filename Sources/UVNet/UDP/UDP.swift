@@ -242,23 +242,14 @@ public final class UDPSocket: Handle, @unchecked Sendable {  // Handle's members
     }
 
     private func enqueue(_ bytes: UnsafeRawBufferPointer, to address: SocketAddress?, completion: Completion?) {
-        var (request, buffer) = QueuedBytes<uv_udp_send_t>.make(bytes)
-        request.pointee.data = .retaining(completion)
-        do {
-            try uvCheck(
-                withOptionalSockAddr(address) { uv_udp_send(request, udp, &buffer, 1, $0, UDPSocket.sent) },
-                "send UDP to", target: address.map { "\($0)" })
-        } catch {
-            let completion = takeCompletion(request.pointee.data, as: Result<Void, UVError>.self)
-            QueuedBytes<uv_udp_send_t>.free(request)
-            completion?(.failure(error))
+        QueuedBytes<uv_udp_send_t>.submit(bytes, completion: completion, "send UDP to", target: address.map { "\($0)" }) {
+            request, buffer in withOptionalSockAddr(address) { uv_udp_send(request, udp, buffer, 1, $0, UDPSocket.sent) }
         }
     }
 
     private static let sent: uv_udp_send_cb = { request, status in
-        let completion = takeCompletion(request!.pointee.data, as: Result<Void, UVError>.self)
         let socket = request!.pointee.handle
-        QueuedBytes<uv_udp_send_t>.free(request!)
+        let completion = QueuedBytes<uv_udp_send_t>.finished(request!)
         Handle.callback(socket, as: UDPSocket.self) { _ in completion?(uvResult(status, "send UDP")) }
     }
 

@@ -62,7 +62,7 @@ public struct UDPDatagrams: AsyncSequence, Sendable {
 extension UDPDatagrams.AsyncIterator: Sendable {}
 
 /// The state behind `UDPDatagrams`: datagrams received ahead of the consumer, at most `limit`.
-final class DatagramQueue: ConsumerQueue<UDPSocket.ReceivedDatagram>, @unchecked Sendable {  // ConsumerQueue's rule: loop thread only
+final class DatagramQueue: ConsumerQueue<UDPSocket.ReceivedDatagram>, @unchecked Sendable {  // loop thread only, as ConsumerQueue is: `attach` checks the thread, and its waits resume through `Wake.resume`, which checks too
     /// Weak: the socket owns its queue; the queue only asks it to receive or stop.
     private weak var socket: UDPSocket?
     /// The buffer limit of the consumer that attached last.

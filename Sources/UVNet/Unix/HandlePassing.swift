@@ -129,7 +129,7 @@ extension ReceivedHandles.AsyncIterator: Sendable {}
 
 /// The state behind `ReceivedHandles`: the pipe is read while a consumer waits, and every handle that
 /// comes is taken at once (libuv would drop those left behind at the next read).
-final class HandleQueue: ConsumerQueue<UnixConnection.ReceivedHandle>, @unchecked Sendable {  // ConsumerQueue's rule: loop thread only
+final class HandleQueue: ConsumerQueue<UnixConnection.ReceivedHandle>, @unchecked Sendable {  // loop thread only, as ConsumerQueue is: `attach` checks the thread, and its waits resume through `Wake.resume`, which checks too
     private weak var connection: UnixConnection?
     private var isReading = false
 
